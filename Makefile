@@ -1,0 +1,123 @@
+# imggen — GNU make, one Makefile, out-of-tree objects under $(BUILD).
+# `make help` lists the targets.
+
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+DATADIR    ?= $(PREFIX)/share
+SYSCONFDIR ?= /etc
+DESTDIR    ?=
+CC         ?= cc
+PKG_CONFIG ?= pkg-config
+CFLAGS     ?= -O2 -g
+BUILD      ?= build/default
+
+PKGS       = libpq json-c libcurl openssl uuid fcgi zlib
+WARN       = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+             -Wmissing-declarations -Wpointer-arith -Wcast-qual -Wformat=2 -Wvla -Wundef
+DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+DEP_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lpq -ljson-c -lcurl -lssl -lcrypto -luuid -lfcgi -lz)
+IG_CFLAGS  = -std=c17 -D_POSIX_C_SOURCE=200809L $(WARN) -MMD -MP -Ifcgi-app/lib $(DEP_CFLAGS) \
+             -DIMGGEN_DEFAULT_SQL_DIR='"$(DATADIR)/imggen/sql"'
+ALL_CFLAGS = $(IG_CFLAGS) $(CFLAGS)
+ALL_LIBS   = $(DEP_LIBS) -lm $(LDLIBS)
+TEST_LIBS  = -lcriterion
+
+LIB_SRC    = $(wildcard fcgi-app/lib/*.c)
+API_SRC    = $(wildcard fcgi-app/responder/*.c)
+WORKER_SRC = $(wildcard fcgi-app/worker/*.c)
+ADMIN_SRC  = $(wildcard fcgi-app/admin/*.c)
+UNIT_SRC   = $(wildcard tests/unit/*.c)
+ITEST_SRC  = $(wildcard tests/integration/*.c) $(wildcard tests/lib/*.c)
+OUTAGE_SRC = $(wildcard tests/integration/outage/*.c) $(wildcard tests/lib/*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+LIB        = $(BUILD)/libimggen.a
+BINS       = $(BUILD)/imggen-api $(BUILD)/imggen-worker $(BUILD)/imggen-admin
+UNIT_BIN   = $(BUILD)/test-unit
+ITEST_BIN  = $(BUILD)/test-integration
+OUTAGE_BIN = $(BUILD)/test-outage
+
+.DELETE_ON_ERROR:
+.PHONY: all help test unit test-integration asan valgrind run stop clean lint
+
+all: $(BINS)
+
+help:
+	@echo 'make            build the three binaries into $(BUILD)/'
+	@echo 'make run        bring up the whole stack under var/ and submit a generation'
+	@echo 'make stop       stop what make run started'
+	@echo 'make test       unit tests, then integration tests against a private stack'
+	@echo 'make unit       unit tests only'
+	@echo 'make asan       make test built with AddressSanitizer + UBSan (build/asan)'
+	@echo 'make valgrind   unit + integration tests under valgrind (build/valgrind)'
+	@echo 'make lint       banned functions, PQ calls and fcgiapp.h outside their modules'
+	@echo 'make clean      remove build/'
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/lib -c $< -o $@
+
+$(LIB): $(call obj,$(LIB_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/imggen-api: $(call obj,$(API_SRC)) $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(ALL_LIBS)
+
+$(BUILD)/imggen-worker: $(call obj,$(WORKER_SRC)) $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(ALL_LIBS)
+
+$(BUILD)/imggen-admin: $(call obj,$(ADMIN_SRC)) $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(ALL_LIBS)
+
+# The responder's handlers are unit-tested directly: link its objects minus main.
+API_TESTABLE = $(call obj,$(filter-out fcgi-app/responder/main.c,$(API_SRC)))
+
+$(UNIT_BIN): $(call obj,$(UNIT_SRC)) $(API_TESTABLE) $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(ALL_LIBS) $(TEST_LIBS)
+
+$(ITEST_BIN): $(call obj,$(ITEST_SRC)) $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(ALL_LIBS) $(TEST_LIBS)
+
+$(OUTAGE_BIN): $(call obj,$(OUTAGE_SRC)) $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(ALL_LIBS) $(TEST_LIBS)
+
+unit: $(UNIT_BIN)
+	$(UNIT_BIN) $(CRITERION_ARGS)
+
+test: all $(UNIT_BIN) $(ITEST_BIN) $(OUTAGE_BIN)
+	$(UNIT_BIN) $(CRITERION_ARGS)
+	bash scripts/test-integration.sh $(BUILD) $(ITEST_BIN) $(OUTAGE_BIN)
+
+# Sanitizer runs fail on reports in the log files, not on exit statuses.
+SAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+asan:
+	rm -rf build/asan/san && mkdir -p build/asan/san
+	$(MAKE) BUILD=build/asan CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" all \
+		build/asan/test-unit build/asan/test-integration build/asan/test-outage
+	ASAN_OPTIONS=log_path=$(CURDIR)/build/asan/san/asan:detect_leaks=1 \
+	UBSAN_OPTIONS=log_path=$(CURDIR)/build/asan/san/ubsan:print_stacktrace=1:halt_on_error=1 \
+	$(MAKE) BUILD=build/asan CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" test
+	bash scripts/san-gate.sh build/asan/san
+
+VG = valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite,indirect \
+     --error-exitcode=99 --trace-children=no --suppressions=$(CURDIR)/tests/valgrind.supp
+valgrind:
+	$(MAKE) BUILD=build/valgrind CFLAGS="-O0 -g" all build/valgrind/test-unit
+	$(VG) build/valgrind/test-unit --no-early-exit -j1
+
+run:
+	bash scripts/run.sh
+
+stop:
+	bash scripts/stop.sh
+
+lint:
+	bash scripts/lint.sh
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

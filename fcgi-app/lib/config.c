@@ -1,0 +1,303 @@
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "provider.h"
+#include "storage.h"
+
+enum cfg_type { CFG_STR, CFG_LONG };
+
+#define CFG_SECRET	0x1
+
+struct cfg_row {
+	const char	*key;
+	enum cfg_type	 type;
+	size_t		 offset;
+	const char	*def;
+	long		 min, max;
+	int		 flags;
+	int		 (*check)(const char *value);
+	const char	*doc;
+};
+
+static int
+cfg_check_provider(const char *v)
+{
+	return provider_find(v) ? 0 : -1;
+}
+
+static int
+cfg_check_storage(const char *v)
+{
+	return storage_kind_valid(v) ? 0 : -1;
+}
+
+static int
+cfg_check_log_level(const char *v)
+{
+	enum log_level	 l;
+
+	return log_level_parse(v, &l);
+}
+
+static int
+cfg_check_url(const char *v)
+{
+	size_t	 n = strlen(v);
+
+	if (strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0)
+		return -1;
+	return (n > 0 && v[n - 1] == '/') ? -1 : 0;
+}
+
+#define OFF(f)	offsetof(struct config, f)
+
+/*
+ * The configuration keys.  docs/configuration.md and the sample env file
+ * must list every key here (checked by scripts/check-docs.sh).
+ */
+static const struct cfg_row cfg_rows[] = {
+	{ "DATABASE_URL", CFG_STR, OFF(database_url), "postgresql:///imggen",
+	    0, 0, CFG_SECRET, NULL, "libpq connection string or URI" },
+	{ "IMGGEN_PROVIDER", CFG_STR, OFF(provider), "local", 0, 0, 0,
+	    cfg_check_provider, "image provider: local" },
+	{ "IMGGEN_STORAGE", CFG_STR, OFF(storage), "fs", 0, 0, 0,
+	    cfg_check_storage, "storage backend: fs" },
+	{ "IMGGEN_FS_ROOT", CFG_STR, OFF(fs_root), "/var/lib/imggen/files",
+	    0, 0, 0, NULL, "directory of the fs storage backend" },
+	{ "PUBLIC_BASE_URL", CFG_STR, OFF(public_base_url),
+	    "https://localhost/files", 0, 0, 0, cfg_check_url,
+	    "URL prefix under which stored objects are served" },
+	{ "IMGGEN_SQL_DIR", CFG_STR, OFF(sql_dir), IMGGEN_DEFAULT_SQL_DIR,
+	    0, 0, 0, NULL, "directory holding the NNNN_*.sql migrations" },
+	{ "IMGGEN_LOG_LEVEL", CFG_STR, OFF(log_level), "info", 0, 0, 0,
+	    cfg_check_log_level, "debug, info, warn or error" },
+	{ "IMGGEN_DB_CONNECT_TIMEOUT", CFG_LONG, OFF(db_connect_timeout), "3",
+	    1, 60, 0, NULL, "seconds to wait for a database connection" },
+	{ "IMGGEN_WORKER_PROCESSES", CFG_LONG, OFF(worker_processes), "0",
+	    0, 256, 0, NULL, "worker children; 0 = one per core" },
+	{ "IMGGEN_WORKER_CONCURRENCY", CFG_LONG, OFF(worker_concurrency), "16",
+	    1, 4096, 0, NULL, "jobs in flight per worker child" },
+	{ "IMGGEN_LEASE_SECONDS", CFG_LONG, OFF(lease_seconds), "60",
+	    5, 3600, 0, NULL, "job lease; renewed every third of it" },
+	{ "IMGGEN_MAX_ATTEMPTS", CFG_LONG, OFF(max_attempts), "5",
+	    1, 100, 0, NULL, "attempts before a job is dead" },
+	{ "IMGGEN_POLL_INTERVAL_MS", CFG_LONG, OFF(poll_interval_ms), "5000",
+	    50, 600000, 0, NULL, "queue poll interval besides LISTEN/NOTIFY" },
+	{ "IMGGEN_RETRY_BASE_MS", CFG_LONG, OFF(retry_base_ms), "2000",
+	    10, 3600000, 0, NULL, "first retry delay; doubles per attempt" },
+	{ "IMGGEN_SHUTDOWN_GRACE_SECONDS", CFG_LONG,
+	    OFF(shutdown_grace_seconds), "30", 1, 3600, 0, NULL,
+	    "on SIGTERM, time to finish in-flight jobs before handing back" },
+};
+
+#define CFG_NROWS	(sizeof(cfg_rows) / sizeof(cfg_rows[0]))
+
+static const struct cfg_row *
+cfg_find(const char *key, size_t keylen)
+{
+	size_t	 i;
+
+	for (i = 0; i < CFG_NROWS; i++)
+		if (strlen(cfg_rows[i].key) == keylen &&
+		    strncmp(cfg_rows[i].key, key, keylen) == 0)
+			return &cfg_rows[i];
+	return NULL;
+}
+
+static int
+cfg_assign(struct config *cfg, const struct cfg_row *row, const char *val,
+    const char *source, struct buf *problems)
+{
+	char	*end;
+	long	 n;
+	char	**sp;
+
+	if (row->type == CFG_LONG) {
+		errno = 0;
+		n = strtol(val, &end, 10);
+		if (*val == '\0' || *end != '\0' || errno != 0 ||
+		    n < row->min || n > row->max) {
+			buf_addf(problems, "config: %s: must be an integer "
+			    "from %ld to %ld (from %s)\n", row->key, row->min,
+			    row->max, source);
+			return -1;
+		}
+		*(long *)(void *)((char *)cfg + row->offset) = n;
+		return 0;
+	}
+	if (row->check && row->check(val) == -1) {
+		if (row->flags & CFG_SECRET)
+			buf_addf(problems, "config: %s: invalid value (from "
+			    "%s)\n", row->key, source);
+		else
+			buf_addf(problems, "config: %s: invalid value \"%s\""
+			    " (%s) (from %s)\n", row->key, val, row->doc,
+			    source);
+		return -1;
+	}
+	sp = (char **)(void *)((char *)cfg + row->offset);
+	free(*sp);
+	if ((*sp = strdup(val)) == NULL) {
+		buf_addf(problems, "config: %s: out of memory\n", row->key);
+		return -1;
+	}
+	return 0;
+}
+
+/* Strips one pair of matching quotes, as systemd's EnvironmentFile does. */
+static char *
+cfg_unquote(char *v)
+{
+	size_t	 n = strlen(v);
+
+	if (n >= 2 && (v[0] == '"' || v[0] == '\'') && v[n - 1] == v[0]) {
+		v[n - 1] = '\0';
+		return v + 1;
+	}
+	return v;
+}
+
+static int
+cfg_load_file(struct config *cfg, const char *path, int must_exist,
+    struct buf *problems)
+{
+	FILE		*fp;
+	char		 line[4096], source[512];
+	char		*p, *eq, *key, *val, *e;
+	unsigned	 lineno = 0;
+	int		 rc = 0;
+	const struct cfg_row *row;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		if (!must_exist && errno == ENOENT)
+			return 0;
+		buf_addf(problems, "config: IMGGEN_CONFIG: cannot open %s: "
+		    "%s\n", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		lineno++;
+		snprintf(source, sizeof(source), "%s line %u", path, lineno);
+		if (strchr(line, '\n') == NULL && !feof(fp)) {
+			buf_addf(problems, "config: line too long (%s)\n",
+			    source);
+			rc = -1;
+			break;
+		}
+		line[strcspn(line, "\r\n")] = '\0';
+		for (p = line; *p == ' ' || *p == '\t'; p++)
+			;
+		if (*p == '\0' || *p == '#')
+			continue;
+		if (strncmp(p, "export ", 7) == 0)
+			p += 7;
+		if ((eq = strchr(p, '=')) == NULL) {
+			buf_addf(problems, "config: expected KEY=VALUE (%s)\n",
+			    source);
+			rc = -1;
+			continue;
+		}
+		key = p;
+		for (e = eq; e > key && (e[-1] == ' ' || e[-1] == '\t'); e--)
+			;
+		if ((row = cfg_find(key, (size_t)(e - key))) == NULL) {
+			buf_addf(problems, "config: %.*s: unknown key (%s)\n",
+			    (int)(e - key) > 64 ? 64 : (int)(e - key), key,
+			    source);
+			rc = -1;
+			continue;
+		}
+		for (val = eq + 1; *val == ' ' || *val == '\t'; val++)
+			;
+		for (e = val + strlen(val); e > val &&
+		    (e[-1] == ' ' || e[-1] == '\t'); e--)
+			;
+		*e = '\0';
+		if (cfg_assign(cfg, row, cfg_unquote(val), source,
+		    problems) == -1)
+			rc = -1;
+	}
+	fclose(fp);
+	return rc;
+}
+
+int
+config_load(struct config *cfg, struct buf *problems)
+{
+	const char	*path, *v;
+	size_t		 i;
+	int		 rc = 0;
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (i = 0; i < CFG_NROWS; i++)
+		if (cfg_assign(cfg, &cfg_rows[i], cfg_rows[i].def, "default",
+		    problems) == -1)
+			rc = -1;
+	if ((path = getenv("IMGGEN_CONFIG")) != NULL && *path != '\0') {
+		if (cfg_load_file(cfg, path, 1, problems) == -1)
+			rc = -1;
+	} else if (cfg_load_file(cfg, CONFIG_DEFAULT_PATH, 0, problems) == -1)
+		rc = -1;
+	for (i = 0; i < CFG_NROWS; i++)
+		if ((v = getenv(cfg_rows[i].key)) != NULL &&
+		    cfg_assign(cfg, &cfg_rows[i], v, "environment",
+		    problems) == -1)
+			rc = -1;
+	return rc;
+}
+
+void
+config_release(struct config *cfg)
+{
+	size_t	 i;
+
+	for (i = 0; i < CFG_NROWS; i++)
+		if (cfg_rows[i].type == CFG_STR) {
+			char **sp = (char **)(void *)((char *)cfg +
+			    cfg_rows[i].offset);
+			free(*sp);
+			*sp = NULL;
+		}
+}
+
+void
+config_print(const struct config *cfg, FILE *fp)
+{
+	size_t	 i;
+	const struct cfg_row *r;
+
+	for (i = 0; i < CFG_NROWS; i++) {
+		r = &cfg_rows[i];
+		if (r->flags & CFG_SECRET)
+			fprintf(fp, "%s=***\n", r->key);
+		else if (r->type == CFG_LONG)
+			fprintf(fp, "%s=%ld\n", r->key, *(const long *)
+			    (const void *)((const char *)cfg + r->offset));
+		else
+			fprintf(fp, "%s=%s\n", r->key, *(char *const *)
+			    (const void *)((const char *)cfg + r->offset));
+	}
+}
+
+void
+config_load_or_exit(struct config *cfg, const char *binary)
+{
+	struct buf	 problems = BUF_INIT(64 * 1024);
+
+	if (config_load(cfg, &problems) == 0) {
+		buf_free(&problems);
+		return;
+	}
+	fprintf(stderr, "%s: invalid configuration:\n%s", binary,
+	    buf_cstr(&problems));
+	buf_free(&problems);
+	config_release(cfg);
+	exit(CONFIG_EX_CONFIG);
+}

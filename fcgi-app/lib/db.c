@@ -1,0 +1,192 @@
+#include "db.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+struct db {
+	PGconn		*conn;
+	char		*conninfo;
+	char		 timeout[16];
+	char		 appname[64];
+	struct timespec	 last_fail;
+	int		 lost;
+};
+
+struct db *
+db_new(const char *conninfo, long connect_timeout, const char *appname)
+{
+	struct db	*db;
+
+	if ((db = calloc(1, sizeof(*db))) == NULL)
+		return NULL;
+	if ((db->conninfo = strdup(conninfo)) == NULL) {
+		free(db);
+		return NULL;
+	}
+	snprintf(db->timeout, sizeof(db->timeout), "%ld", connect_timeout);
+	snprintf(db->appname, sizeof(db->appname), "%s", appname);
+	return db;
+}
+
+void
+db_free(struct db *db)
+{
+	if (db == NULL)
+		return;
+	PQfinish(db->conn);
+	free(db->conninfo);
+	free(db);
+}
+
+PGconn *
+db_conn(struct db *db)
+{
+	return db->conn;
+}
+
+int
+db_lost(const struct db *db)
+{
+	return db->lost;
+}
+
+static double
+db_since(const struct timespec *t)
+{
+	struct timespec	 now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t->tv_sec) +
+	    (double)(now.tv_nsec - t->tv_nsec) / 1e9;
+}
+
+static int
+db_unavailable(struct db *db, struct ig_err *err, const char *what)
+{
+	clock_gettime(CLOCK_MONOTONIC, &db->last_fail);
+	PQfinish(db->conn);
+	db->conn = NULL;
+	db->lost = 1;
+	ig_err_set(err, IG_EUNAVAILABLE, NULL, "the database is unavailable");
+	err->retry_after = 2;
+	log_warn(LOG_CTX_NONE, "database unavailable: %s", what);
+	return -1;
+}
+
+int
+db_ensure(struct db *db, struct ig_err *err)
+{
+	/*
+	 * Keywords override what the conninfo says: a bounded connect, UTC
+	 * timestamps, and no statement may hold a transaction idle.
+	 */
+	const char *const keys[] = { "dbname", "connect_timeout",
+	    "application_name", "options", NULL };
+	const char *vals[] = { db->conninfo, db->timeout, db->appname,
+	    "-c TimeZone=UTC -c idle_in_transaction_session_timeout=60s "
+	    "-c statement_timeout=30s", NULL };
+	char	 msg[256];
+
+	if (db->conn && PQstatus(db->conn) == CONNECTION_OK)
+		return 0;
+	if (db->conn == NULL && db->last_fail.tv_sec != 0 &&
+	    db_since(&db->last_fail) < 1.0) {
+		ig_err_set(err, IG_EUNAVAILABLE, NULL,
+		    "the database is unavailable");
+		err->retry_after = 2;
+		return -1;
+	}
+	PQfinish(db->conn);
+	db->conn = PQconnectdbParams(keys, vals, 1);
+	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
+		snprintf(msg, sizeof(msg), "%s", db->conn ?
+		    PQerrorMessage(db->conn) : "out of memory");
+		msg[strcspn(msg, "\n")] = '\0';
+		return db_unavailable(db, err, msg);
+	}
+	db->lost = 0;
+	return 0;
+}
+
+static int
+db_classify(struct db *db, const PGresult *res, struct ig_err *err)
+{
+	const char	*state = res ?
+	    PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	char		 msg[256];
+
+	snprintf(msg, sizeof(msg), "%s", res ? PQresultErrorMessage(res) :
+	    PQerrorMessage(db->conn));
+	msg[strcspn(msg, "\n")] = '\0';
+	if (PQstatus(db->conn) != CONNECTION_OK || state == NULL ||
+	    strcmp(state, "57P01") == 0 || strcmp(state, "57P02") == 0 ||
+	    strcmp(state, "57P03") == 0 || strncmp(state, "08", 2) == 0)
+		return db_unavailable(db, err, msg);
+	if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
+	    strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0)
+		return ig_err_set(err, IG_ETRANSIENT, NULL,
+		    "database: SQLSTATE %s", state);
+	if (strcmp(state, "23505") == 0)
+		return ig_err_set(err, IG_ECONFLICT, NULL,
+		    "database: SQLSTATE %s", state);
+	if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0)
+		return ig_err_set(err, IG_EINPUT, NULL,
+		    "database rejected a value: SQLSTATE %s", state);
+	log_error(LOG_CTX_NONE, "database error %s: %s", state, msg);
+	return ig_err_set(err, IG_EINTERNAL, NULL, "database: SQLSTATE %s",
+	    state);
+}
+
+PGresult *
+db_exec(struct db *db, const char *sql, int nparams,
+    const char *const *params, struct ig_err *err)
+{
+	PGresult	*res;
+
+	if (db_ensure(db, err) == -1)
+		return NULL;
+	res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	if (res != NULL && (PQresultStatus(res) == PGRES_TUPLES_OK ||
+	    PQresultStatus(res) == PGRES_COMMAND_OK))
+		return res;
+	db_classify(db, res, err);
+	PQclear(res);
+	return NULL;
+}
+
+int
+db_command(struct db *db, const char *sql, struct ig_err *err)
+{
+	PGresult	*res;
+
+	if (db_ensure(db, err) == -1)
+		return -1;
+	res = PQexec(db->conn, sql);
+	if (res != NULL && (PQresultStatus(res) == PGRES_TUPLES_OK ||
+	    PQresultStatus(res) == PGRES_COMMAND_OK)) {
+		PQclear(res);
+		return 0;
+	}
+	db_classify(db, res, err);
+	PQclear(res);
+	return -1;
+}
+
+int
+db_schema_version(struct db *db, struct ig_err *err)
+{
+	PGresult	*res;
+	int		 v = 0;
+
+	res = db_exec(db, "SELECT coalesce(max(version), 0) FROM "
+	    "schema_migrations", 0, NULL, err);
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) == 1)
+		v = atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return v;
+}

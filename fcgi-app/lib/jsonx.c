@@ -1,0 +1,168 @@
+#include "jsonx.h"
+
+#include <string.h>
+
+/*
+ * Walks a string literal starting at text[*i] == '"'; leaves *i after the
+ * closing quote.  Sets *has_nul when the literal holds a \u0000 escape.
+ * The text was already accepted by json-c, so the literal is well formed.
+ */
+static void
+jsonx_skip_string(const char *text, size_t len, size_t *i, int *has_nul)
+{
+	size_t	 p = *i + 1;
+
+	*has_nul = 0;
+	while (p < len && text[p] != '"') {
+		if (text[p] == '\\' && p + 1 < len) {
+			if (text[p + 1] == 'u' && p + 5 < len &&
+			    memcmp(text + p + 2, "0000", 4) == 0)
+				*has_nul = 1;
+			p += 2;
+		} else
+			p++;
+	}
+	*i = p + 1;
+}
+
+/* Decodes the key literal [start, end) into a json-c string object. */
+static struct json_object *
+jsonx_decode_key(const char *text, size_t start, size_t end)
+{
+	struct json_tokener	*tok;
+	struct json_object	*o;
+
+	if ((tok = json_tokener_new()) == NULL)
+		return NULL;
+	o = json_tokener_parse_ex(tok, text + start, (int)(end - start));
+	json_tokener_free(tok);
+	return o;
+}
+
+/*
+ * Counts the keys of the top-level object as written, and reports the first
+ * key that is NUL-containing or (when find_dup) appears twice.
+ */
+static size_t
+jsonx_scan_keys(const char *text, size_t len, int find_dup,
+    struct ig_err *err, int *bad)
+{
+	struct json_object	*keys[2048];
+	size_t			 nkeys = 0, count = 0, i = 0, start, k;
+	int			 depth = 0, expect_key = 0, has_nul;
+
+	*bad = 0;
+	while (i < len && !*bad) {
+		char c = text[i];
+
+		if (c == '"') {
+			start = i;
+			jsonx_skip_string(text, len, &i, &has_nul);
+			if (depth != 1 || !expect_key)
+				continue;
+			expect_key = 0;
+			count++;
+			if (has_nul) {
+				*bad = 1;
+				ig_err_set(err, IG_EINPUT, "(key)",
+				    "object keys must not contain NUL");
+				break;
+			}
+			if (!find_dup || nkeys == sizeof(keys) / sizeof(keys[0]))
+				continue;
+			if ((keys[nkeys] = jsonx_decode_key(text, start, i)) ==
+			    NULL)
+				continue;
+			for (k = 0; k < nkeys; k++)
+				if (strcmp(json_object_get_string(keys[k]),
+				    json_object_get_string(keys[nkeys])) == 0) {
+					*bad = 1;
+					ig_err_set(err, IG_EINPUT, NULL,
+					    "duplicate key");
+					ig_err_field_copy(err,
+					    json_object_get_string(keys[k]));
+					break;
+				}
+			nkeys++;
+			continue;
+		}
+		if (c == '{' || c == '[') {
+			depth++;
+			expect_key = (c == '{' && depth == 1);
+		} else if (c == '}' || c == ']')
+			depth--;
+		else if (c == ',' && depth == 1)
+			expect_key = 1;
+		i++;
+	}
+	for (k = 0; k < nkeys; k++)
+		json_object_put(keys[k]);
+	return count;
+}
+
+static int
+jsonx_only_space(const char *s, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; i < len; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r')
+			return 0;
+	return 1;
+}
+
+int
+jsonx_parse_strict(const char *text, size_t len, struct json_object **out,
+    struct ig_err *err)
+{
+	struct json_tokener	*tok;
+	struct json_object	*root;
+	enum json_tokener_error	 jerr;
+	size_t			 end, count;
+	int			 bad;
+
+	*out = NULL;
+	if (len == 0 || jsonx_only_space(text, len))
+		return ig_err_setc(err, IG_EINPUT, "invalid_json", NULL,
+		    "the request body is empty");
+	if (memchr(text, '\0', len) != NULL)
+		return ig_err_setc(err, IG_EINPUT, "invalid_json", NULL,
+		    "the request body contains a NUL byte");
+	if ((tok = json_tokener_new_ex(JSONX_MAX_DEPTH)) == NULL)
+		return ig_err_set(err, IG_ENOMEM, NULL, "out of memory");
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+	    JSON_TOKENER_ALLOW_TRAILING_CHARS | JSON_TOKENER_VALIDATE_UTF8);
+	root = json_tokener_parse_ex(tok, text, (int)len);
+	jerr = json_tokener_get_error(tok);
+	if (jerr == json_tokener_continue && root == NULL) {
+		/* A bare number at the end needs a terminator to finish. */
+		root = json_tokener_parse_ex(tok, " ", 1);
+		jerr = json_tokener_get_error(tok);
+		end = len;
+	} else
+		end = json_tokener_get_parse_end(tok);
+	if (jerr != json_tokener_success || root == NULL) {
+		json_tokener_free(tok);
+		json_object_put(root);
+		return ig_err_setc(err, IG_EINPUT, "invalid_json", NULL,
+		    "the request body is not valid JSON: %s",
+		    json_tokener_error_desc(jerr));
+	}
+	json_tokener_free(tok);
+	if (end > len || !jsonx_only_space(text + end, len - end)) {
+		json_object_put(root);
+		return ig_err_setc(err, IG_EINPUT, "invalid_json", NULL,
+		    "unexpected data after the JSON value");
+	}
+	if (json_object_is_type(root, json_type_object)) {
+		count = jsonx_scan_keys(text, len, 0, err, &bad);
+		if (!bad && count != (size_t)json_object_object_length(root))
+			jsonx_scan_keys(text, len, 1, err, &bad);
+		if (bad) {
+			json_object_put(root);
+			return -1;
+		}
+	}
+	*out = root;
+	return 0;
+}

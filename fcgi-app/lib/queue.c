@@ -1,0 +1,363 @@
+#include "queue.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+
+/* Appends a PostgreSQL array literal element, quoted and escaped. */
+static void
+queue_array_add(struct buf *b, const char *s)
+{
+	buf_addc(b, b->len == 0 ? '{' : ',');
+	buf_addc(b, '"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			buf_addc(b, '\\');
+		buf_addc(b, *s);
+	}
+	buf_addc(b, '"');
+}
+
+static void
+queue_array_addl(struct buf *b, long long v)
+{
+	char	 num[32];
+
+	snprintf(num, sizeof(num), "%lld", v);
+	queue_array_add(b, num);
+}
+
+static void
+queue_array_end(struct buf *b)
+{
+	if (b->len == 0)
+		buf_addc(b, '{');
+	buf_addc(b, '}');
+}
+
+static void
+queue_lease_params(const struct queue_job *job, const char *worker_id,
+    char id[32], char attempts[16], const char **params)
+{
+	snprintf(id, 32, "%lld", job->id);
+	snprintf(attempts, 16, "%d", job->attempts);
+	params[0] = id;
+	params[1] = attempts;
+	params[2] = worker_id;
+}
+
+void
+queue_job_release(struct queue_job *job)
+{
+	free(job->prompt);
+	free(job->metadata);
+	job->prompt = job->metadata = NULL;
+}
+
+void
+queue_jobs_free(struct queue_job *jobs, int n)
+{
+	int	 i;
+
+	if (jobs == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		queue_job_release(&jobs[i]);
+	free(jobs);
+}
+
+int
+queue_claim(struct db *db, const char *worker_id, long lease_seconds, int max,
+    struct queue_job **jobsp, int *njobs, struct ig_err *err)
+{
+	static const char sql[] =
+	    "WITH c AS (UPDATE jobs j SET state = 'running', "
+	    "    attempts = j.attempts + 1, locked_by = $1, "
+	    "    locked_until = now() + $2::int * interval '1 second' "
+	    "  FROM (SELECT id FROM jobs WHERE state = 'queued' "
+	    "    AND run_at <= now() ORDER BY priority, run_at, id "
+	    "    FOR UPDATE SKIP LOCKED LIMIT $3::int) s "
+	    "  WHERE j.id = s.id "
+	    "  RETURNING j.id, j.kind, j.generation_id, j.attempts, j.max_attempts), "
+	    "g AS (UPDATE image_generations ig SET status = 'processing', "
+	    "    started_at = coalesce(ig.started_at, now()), attempts = c.attempts "
+	    "  FROM c WHERE ig.id = c.generation_id "
+	    "    AND ig.status IN ('queued', 'processing') "
+	    "  RETURNING ig.id, ig.user_id, ig.prompt, ig.metadata) "
+	    "SELECT c.id, c.kind, c.generation_id, c.attempts, c.max_attempts, "
+	    "  g.user_id, g.prompt, g.metadata::text, g.id IS NULL "
+	    "FROM c LEFT JOIN g ON g.id = c.generation_id ORDER BY c.id";
+	char		 lease[24], lim[16];
+	const char	*params[3] = { worker_id, lease, lim };
+	PGresult	*res;
+	struct queue_job *jobs = NULL;
+	int		 i, n;
+
+	*jobsp = NULL;
+	*njobs = 0;
+	snprintf(lease, sizeof(lease), "%ld", lease_seconds);
+	snprintf(lim, sizeof(lim), "%d", max);
+	if ((res = db_exec(db, sql, 3, params, err)) == NULL)
+		return -1;
+	if ((n = PQntuples(res)) == 0) {
+		PQclear(res);
+		return 0;
+	}
+	if ((jobs = calloc((size_t)n, sizeof(*jobs))) == NULL) {
+		PQclear(res);
+		/* The leases expire and the rescue hands the jobs back. */
+		return ig_err_set(err, IG_ENOMEM, NULL, "out of memory");
+	}
+	for (i = 0; i < n; i++) {
+		struct queue_job *j = &jobs[i];
+
+		j->id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+		snprintf(j->kind, sizeof(j->kind), "%s", PQgetvalue(res, i, 1));
+		snprintf(j->generation_id, sizeof(j->generation_id), "%s",
+		    PQgetvalue(res, i, 2));
+		j->attempts = atoi(PQgetvalue(res, i, 3));
+		j->max_attempts = atoi(PQgetvalue(res, i, 4));
+		j->orphan = PQgetvalue(res, i, 8)[0] == 't';
+		if (j->orphan)
+			continue;
+		snprintf(j->user_id, sizeof(j->user_id), "%s",
+		    PQgetvalue(res, i, 5));
+		j->prompt = strdup(PQgetvalue(res, i, 6));
+		j->metadata = strdup(PQgetvalue(res, i, 7));
+		if (j->prompt == NULL || j->metadata == NULL) {
+			PQclear(res);
+			queue_jobs_free(jobs, n);
+			return ig_err_set(err, IG_ENOMEM, NULL,
+			    "out of memory");
+		}
+	}
+	PQclear(res);
+	*jobsp = jobs;
+	*njobs = n;
+	return 0;
+}
+
+int
+queue_heartbeat(struct db *db, const char *worker_id, long lease_seconds,
+    const struct queue_job *const *jobs, int n, int *held, struct ig_err *err)
+{
+	static const char sql[] =
+	    "UPDATE jobs SET locked_until = now() + $2::int * interval '1 second' "
+	    "WHERE state = 'running' AND locked_by = $1 AND (id, attempts) IN "
+	    "  (SELECT * FROM unnest($3::bigint[], $4::int[])) RETURNING id";
+	struct buf	 ids = BUF_INIT(1024 * 1024), att = BUF_INIT(1024 * 1024);
+	char		 lease[24];
+	const char	*params[4];
+	PGresult	*res = NULL;
+	int		 i, k, rc = -1;
+	long long	 id;
+
+	for (i = 0; i < n; i++) {
+		held[i] = 0;
+		queue_array_addl(&ids, jobs[i]->id);
+		queue_array_addl(&att, jobs[i]->attempts);
+	}
+	queue_array_end(&ids);
+	queue_array_end(&att);
+	if (!buf_ok(&ids) || !buf_ok(&att)) {
+		ig_err_set(err, IG_ENOMEM, NULL, "out of memory");
+		goto out;
+	}
+	snprintf(lease, sizeof(lease), "%ld", lease_seconds);
+	params[0] = worker_id;
+	params[1] = lease;
+	params[2] = buf_cstr(&ids);
+	params[3] = buf_cstr(&att);
+	if ((res = db_exec(db, sql, 4, params, err)) == NULL)
+		goto out;
+	for (k = 0; k < PQntuples(res); k++) {
+		id = strtoll(PQgetvalue(res, k, 0), NULL, 10);
+		for (i = 0; i < n; i++)
+			if (jobs[i]->id == id)
+				held[i] = 1;
+	}
+	rc = 0;
+out:
+	PQclear(res);
+	buf_free(&ids);
+	buf_free(&att);
+	return rc;
+}
+
+int
+queue_complete(struct db *db, const char *worker_id,
+    const struct queue_job *job, const struct queue_upload *up, int n,
+    const char *ai_metadata_json, struct ig_err *err)
+{
+	/*
+	 * Deleting the job is the fence: if the lease is no longer ours the
+	 * CTE j is empty and neither the uploads nor the status change.
+	 */
+	static const char sql[] =
+	    "WITH j AS (DELETE FROM jobs WHERE id = $1 AND attempts = $2 "
+	    "    AND locked_by = $3 AND state = 'running' RETURNING generation_id), "
+	    "gen AS (SELECT g.id, g.user_id FROM image_generations g JOIN j "
+	    "    ON g.id = j.generation_id WHERE g.status = 'processing'), "
+	    "u AS (INSERT INTO uploads (user_id, generation_id, idx, storage_key, "
+	    "    public_url, mime_type, size, width, height, sha256) "
+	    "  SELECT gen.user_id, gen.id, x.idx, x.k, x.url, x.mime, x.size, "
+	    "    x.w, x.h, x.sha FROM gen, unnest($4::int[], $5::text[], "
+	    "    $6::text[], $7::text[], $8::bigint[], $9::int[], $10::int[], "
+	    "    $11::text[]) AS x(idx, k, url, mime, size, w, h, sha) "
+	    "  RETURNING id, idx), "
+	    "g AS (UPDATE image_generations SET status = 'completed', "
+	    "    completed_at = now(), error_code = NULL, error_message = NULL, "
+	    "    ai_metadata = $12::jsonb || jsonb_build_object('imageIds', "
+	    "      (SELECT coalesce(jsonb_agg(u.id ORDER BY u.idx), '[]') FROM u)) "
+	    "  WHERE id = (SELECT id FROM gen) RETURNING id) "
+	    "SELECT (SELECT count(*) FROM j), (SELECT count(*) FROM g)";
+	struct buf	 a[8];
+	char		 id[32], attempts[16];
+	const char	*params[12];
+	PGresult	*res = NULL;
+	int		 i, k, rc = -1;
+
+	for (k = 0; k < 8; k++)
+		buf_init(&a[k], 64 * 1024);
+	for (i = 0; i < n; i++) {
+		queue_array_addl(&a[0], up[i].idx);
+		queue_array_add(&a[1], up[i].storage_key);
+		queue_array_add(&a[2], up[i].public_url);
+		queue_array_add(&a[3], up[i].mime_type);
+		queue_array_addl(&a[4], (long long)up[i].size);
+		queue_array_addl(&a[5], up[i].width);
+		queue_array_addl(&a[6], up[i].height);
+		queue_array_add(&a[7], up[i].sha256);
+	}
+	queue_lease_params(job, worker_id, id, attempts, params);
+	for (k = 0; k < 8; k++) {
+		queue_array_end(&a[k]);
+		if (!buf_ok(&a[k])) {
+			ig_err_set(err, IG_ENOMEM, NULL, "out of memory");
+			goto out;
+		}
+		params[3 + k] = buf_cstr(&a[k]);
+	}
+	params[11] = ai_metadata_json;
+	if ((res = db_exec(db, sql, 12, params, err)) == NULL)
+		goto out;
+	if (strcmp(PQgetvalue(res, 0, 0), "1") != 0)
+		ig_err_set(err, IG_ECONFLICT, NULL, "the job's lease was lost");
+	else
+		rc = 0;
+out:
+	PQclear(res);
+	for (k = 0; k < 8; k++)
+		buf_free(&a[k]);
+	return rc;
+}
+
+int
+queue_fail(struct db *db, const char *worker_id, const struct queue_job *job,
+    int permanent, long delay_ms, const char *code, const char *message,
+    int *dead, struct ig_err *err)
+{
+	static const char sql[] =
+	    "WITH j AS (UPDATE jobs SET state = CASE WHEN $4::bool "
+	    "    OR attempts >= max_attempts THEN 'dead' ELSE 'queued' END, "
+	    "    run_at = now() + $5::bigint * interval '1 millisecond', "
+	    "    locked_by = NULL, locked_until = NULL, last_error = $7 "
+	    "  WHERE id = $1 AND attempts = $2 AND locked_by = $3 "
+	    "    AND state = 'running' RETURNING generation_id, state), "
+	    "g AS (UPDATE image_generations ig SET "
+	    "    status = CASE WHEN j.state = 'dead' THEN 'failed' ELSE 'queued' END, "
+	    "    error_code = CASE WHEN j.state = 'dead' THEN $6 END, "
+	    "    error_message = CASE WHEN j.state = 'dead' THEN $7 END, "
+	    "    completed_at = CASE WHEN j.state = 'dead' THEN now() END "
+	    "  FROM j WHERE ig.id = j.generation_id AND ig.status = 'processing') "
+	    "SELECT state FROM j";
+	char		 id[32], attempts[16], delay[24];
+	const char	*params[7];
+	PGresult	*res;
+	int		 rc = -1;
+
+	queue_lease_params(job, worker_id, id, attempts, params);
+	snprintf(delay, sizeof(delay), "%ld", delay_ms);
+	params[3] = permanent ? "true" : "false";
+	params[4] = delay;
+	params[5] = code;
+	params[6] = message;
+	if ((res = db_exec(db, sql, 7, params, err)) == NULL)
+		return -1;
+	if (PQntuples(res) != 1)
+		ig_err_set(err, IG_ECONFLICT, NULL, "the job's lease was lost");
+	else {
+		*dead = strcmp(PQgetvalue(res, 0, 0), "dead") == 0;
+		rc = 0;
+	}
+	PQclear(res);
+	return rc;
+}
+
+int
+queue_release(struct db *db, const char *worker_id,
+    const struct queue_job *job, struct ig_err *err)
+{
+	static const char sql[] =
+	    "WITH j AS (UPDATE jobs SET state = 'queued', run_at = now(), "
+	    "    attempts = attempts - 1, locked_by = NULL, locked_until = NULL "
+	    "  WHERE id = $1 AND attempts = $2 AND locked_by = $3 "
+	    "    AND state = 'running' RETURNING generation_id) "
+	    "UPDATE image_generations ig SET status = 'queued' FROM j "
+	    "WHERE ig.id = j.generation_id AND ig.status = 'processing'";
+	char		 id[32], attempts[16];
+	const char	*params[3];
+	PGresult	*res;
+
+	queue_lease_params(job, worker_id, id, attempts, params);
+	if ((res = db_exec(db, sql, 3, params, err)) == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+int
+queue_drop(struct db *db, const char *worker_id, const struct queue_job *job,
+    struct ig_err *err)
+{
+	char		 id[32], attempts[16];
+	const char	*params[3];
+	PGresult	*res;
+
+	queue_lease_params(job, worker_id, id, attempts, params);
+	if ((res = db_exec(db, "DELETE FROM jobs WHERE id = $1 AND "
+	    "attempts = $2 AND locked_by = $3 AND state = 'running'", 3,
+	    params, err)) == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+int
+queue_rescue(struct db *db, long *rescued, struct ig_err *err)
+{
+	static const char sql[] =
+	    "WITH j AS (UPDATE jobs SET state = CASE WHEN attempts >= max_attempts "
+	    "    THEN 'dead' ELSE 'queued' END, run_at = now(), locked_by = NULL, "
+	    "    locked_until = NULL, last_error = 'lease expired: worker lost' "
+	    "  WHERE id IN (SELECT id FROM jobs WHERE state = 'running' "
+	    "    AND locked_until < now() FOR UPDATE SKIP LOCKED LIMIT 1000) "
+	    "  RETURNING generation_id, state), "
+	    "g AS (UPDATE image_generations ig SET "
+	    "    status = CASE WHEN j.state = 'dead' THEN 'failed' ELSE 'queued' END, "
+	    "    error_code = CASE WHEN j.state = 'dead' THEN 'worker_lost' END, "
+	    "    error_message = CASE WHEN j.state = 'dead' THEN "
+	    "      'the job ran out of attempts after its worker was lost' END, "
+	    "    completed_at = CASE WHEN j.state = 'dead' THEN now() END "
+	    "  FROM j WHERE ig.id = j.generation_id AND ig.status = 'processing') "
+	    "SELECT count(*) FROM j";
+	PGresult	*res;
+
+	if ((res = db_exec(db, sql, 0, NULL, err)) == NULL)
+		return -1;
+	*rescued = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return 0;
+}

@@ -1,0 +1,80 @@
+/*
+ * queue: the jobs table as the worker sees it — claim, heartbeat, complete,
+ * retry or fail, and rescue of expired leases.
+ *
+ * A claim increments jobs.attempts; (job id, attempts, worker id) is the
+ * lease, and every later write names it, so a worker whose lease expired
+ * and was taken over changes nothing (the write matches no row and returns
+ * IG_ECONFLICT).  No transaction is held open between calls.
+ */
+#ifndef IG_QUEUE_H
+#define IG_QUEUE_H
+
+#include <stddef.h>
+
+#include "db.h"
+#include "ig_err.h"
+
+struct queue_job {
+	long long	 id;
+	int		 attempts;
+	int		 max_attempts;
+	char		 kind[16];
+	char		 generation_id[40];
+	char		 user_id[40];
+	int		 orphan;	/* the generation is already terminal */
+	char		*prompt;	/* owned */
+	char		*metadata;	/* owned; the jsonb as text */
+};
+
+struct queue_upload {
+	int		 idx;
+	const char	*storage_key;
+	const char	*public_url;
+	const char	*mime_type;
+	size_t		 size;
+	unsigned	 width, height;
+	char		 sha256[65];
+};
+
+/* Claims up to max jobs; *jobs is an array of *njobs to queue_jobs_free. */
+int	queue_claim(struct db *, const char *worker_id, long lease_seconds,
+	    int max, struct queue_job **jobs, int *njobs, struct ig_err *)
+	    __attribute__((warn_unused_result));
+void	queue_jobs_free(struct queue_job *, int n);
+void	queue_job_release(struct queue_job *);
+/*
+ * Extends the leases of the given jobs in one statement; held[i] is set to
+ * whether job i is still ours.
+ */
+int	queue_heartbeat(struct db *, const char *worker_id, long lease_seconds,
+	    const struct queue_job *const *jobs, int n, int *held,
+	    struct ig_err *) __attribute__((warn_unused_result));
+/*
+ * Records the uploads, completes the generation and deletes the job, in one
+ * statement.  IG_ECONFLICT when the lease was lost.
+ */
+int	queue_complete(struct db *, const char *worker_id,
+	    const struct queue_job *, const struct queue_upload *, int n,
+	    const char *ai_metadata_json, struct ig_err *)
+	    __attribute__((warn_unused_result));
+/*
+ * Hands a failed attempt back: requeued after delay_ms, or — when permanent
+ * or out of attempts — the job dead and the generation failed with
+ * code/message.  *dead tells which.  IG_ECONFLICT when the lease was lost.
+ */
+int	queue_fail(struct db *, const char *worker_id, const struct queue_job *,
+	    int permanent, long delay_ms, const char *code, const char *message,
+	    int *dead, struct ig_err *) __attribute__((warn_unused_result));
+/* Gives a job back at once without counting the attempt (shutdown). */
+int	queue_release(struct db *, const char *worker_id,
+	    const struct queue_job *, struct ig_err *)
+	    __attribute__((warn_unused_result));
+/* Deletes a claimed job whose generation is already terminal. */
+int	queue_drop(struct db *, const char *worker_id, const struct queue_job *,
+	    struct ig_err *) __attribute__((warn_unused_result));
+/* Requeues (or kills, when out of attempts) jobs whose lease expired. */
+int	queue_rescue(struct db *, long *rescued, struct ig_err *)
+	    __attribute__((warn_unused_result));
+
+#endif
