@@ -13,6 +13,7 @@ struct db {
 	char		 appname[64];
 	struct timespec	 last_fail;
 	int		 lost;
+	unsigned	 serial;
 };
 
 struct db *
@@ -47,6 +48,12 @@ db_conn(struct db *db)
 	return db->conn;
 }
 
+unsigned
+db_serial(const struct db *db)
+{
+	return db->serial;
+}
+
 int
 db_lost(const struct db *db)
 {
@@ -64,9 +71,13 @@ db_since(const struct timespec *t)
 }
 
 static int
-db_unavailable(struct db *db, struct ig_err *err, const char *what)
+db_unavailable(struct db *db, struct ig_err *err, const char *what,
+    int connect_failed)
 {
-	clock_gettime(CLOCK_MONOTONIC, &db->last_fail);
+	if (connect_failed)
+		clock_gettime(CLOCK_MONOTONIC, &db->last_fail);
+	else
+		db->last_fail.tv_sec = 0;
 	PQfinish(db->conn);
 	db->conn = NULL;
 	db->lost = 1;
@@ -105,9 +116,10 @@ db_ensure(struct db *db, struct ig_err *err)
 		snprintf(msg, sizeof(msg), "%s", db->conn ?
 		    PQerrorMessage(db->conn) : "out of memory");
 		msg[strcspn(msg, "\n")] = '\0';
-		return db_unavailable(db, err, msg);
+		return db_unavailable(db, err, msg, 1);
 	}
 	db->lost = 0;
+	db->serial++;
 	return 0;
 }
 
@@ -124,7 +136,7 @@ db_classify(struct db *db, const PGresult *res, struct ig_err *err)
 	if (PQstatus(db->conn) != CONNECTION_OK || state == NULL ||
 	    strcmp(state, "57P01") == 0 || strcmp(state, "57P02") == 0 ||
 	    strcmp(state, "57P03") == 0 || strncmp(state, "08", 2) == 0)
-		return db_unavailable(db, err, msg);
+		return db_unavailable(db, err, msg, 0);
 	if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
 	    strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0)
 		return ig_err_set(err, IG_ETRANSIENT, NULL,
@@ -189,4 +201,30 @@ db_schema_version(struct db *db, struct ig_err *err)
 		v = atoi(PQgetvalue(res, 0, 0));
 	PQclear(res);
 	return v;
+}
+
+int
+db_socket(const struct db *db)
+{
+	return db->conn ? PQsocket(db->conn) : -1;
+}
+
+int
+db_notifications(struct db *db)
+{
+	PGnotify	*n;
+	int		 count = 0;
+
+	if (db->conn == NULL)
+		return 0;
+	if (PQconsumeInput(db->conn) == 0) {
+		struct ig_err ignored = IG_ERR_INIT;
+		db_unavailable(db, &ignored, "connection lost while idle", 0);
+		return 0;
+	}
+	while ((n = PQnotifies(db->conn)) != NULL) {
+		count++;
+		PQfreemem(n);
+	}
+	return count;
 }

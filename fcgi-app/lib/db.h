@@ -32,6 +32,8 @@ int		 db_ensure(struct db *, struct ig_err *)
 /* Whether the last failure was a lost connection (worth one retry). */
 int		 db_lost(const struct db *);
 PGconn		*db_conn(struct db *);
+/* Counts successful connects: a change means session state (LISTEN) is gone. */
+unsigned	 db_serial(const struct db *);
 /*
  * Runs one statement.  Returns the result (PGRES_TUPLES_OK or
  * PGRES_COMMAND_OK) for the caller to PQclear, or NULL with *err set.
@@ -42,6 +44,10 @@ PGresult	*db_exec(struct db *, const char *sql, int nparams,
 /* Runs a constant statement (BEGIN, COMMIT, LISTEN x). */
 int		 db_command(struct db *, const char *sql, struct ig_err *)
 		    __attribute__((warn_unused_result));
+/* The connection's socket for poll(), -1 when disconnected. */
+int		 db_socket(const struct db *);
+/* Reads pending input; returns how many notifications arrived. */
+int		 db_notifications(struct db *);
 /* Highest applied migration, or -1 with err. */
 int		 db_schema_version(struct db *, struct ig_err *);
 
