@@ -140,18 +140,22 @@ void
 fcgi_io_respond(struct fcgi_conn *c, const struct api_req *r,
     const struct api_resp *resp)
 {
-	FCGX_FPrintF(c->req.out, "Status: %d %s\r\n"
+	struct buf	 head = BUF_INIT(API_HEADER_MAX * 8);
+
+	/* libfcgi's own printf lacks %zu: format here, write raw bytes. */
+	buf_addf(&head, "Status: %d %s\r\n"
 	    "Content-Type: application/json\r\n"
 	    "Cache-Control: no-store\r\n"
 	    "X-Request-Id: %s\r\n"
 	    "Content-Length: %zu\r\n", resp->status,
 	    status_text(resp->status), r->request_id, resp->body.len);
-	if (resp->headers.len)
-		FCGX_PutStr(resp->headers.data, (int)resp->headers.len,
-		    c->req.out);
-	FCGX_PutS("\r\n", c->req.out);
+	buf_add(&head, buf_cstr(&resp->headers), resp->headers.len);
+	buf_adds(&head, "\r\n");
+	if (buf_ok(&head))
+		FCGX_PutStr(head.data, (int)head.len, c->req.out);
 	if (resp->body.len && strcmp(r->method, "HEAD") != 0)
 		FCGX_PutStr(resp->body.data, (int)resp->body.len, c->req.out);
+	buf_free(&head);
 }
 
 void
