@@ -56,7 +56,7 @@ help:
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/lib -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -Ifcgi-app/responder -Itests/lib -c $< -o $@
 
 $(LIB): $(call obj,$(LIB_SRC))
 	@mkdir -p $(dir $@)

@@ -2,25 +2,68 @@
 
 #include <string.h>
 
+static int
+jsonx_hex4(const char *p, unsigned *out)
+{
+	unsigned	 v = 0;
+	int		 i;
+
+	for (i = 0; i < 4; i++) {
+		char c = p[i];
+
+		v <<= 4;
+		if (c >= '0' && c <= '9')
+			v |= (unsigned)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v |= (unsigned)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			v |= (unsigned)(c - 'A' + 10);
+		else
+			return -1;
+	}
+	*out = v;
+	return 0;
+}
+
 /*
  * Walks a string literal starting at text[*i] == '"'; leaves *i after the
- * closing quote.  Sets *has_nul when the literal holds a \u0000 escape.
+ * closing quote.  Sets *has_nul when the literal holds a \u0000 escape and
+ * *bad_surrogate when it holds a lone UTF-16 surrogate escape (json-c would
+ * silently turn that into U+FFFD, so the value would not round-trip).
  * The text was already accepted by json-c, so the literal is well formed.
  */
 static void
-jsonx_skip_string(const char *text, size_t len, size_t *i, int *has_nul)
+jsonx_skip_string(const char *text, size_t len, size_t *i, int *has_nul,
+    int *bad_surrogate)
 {
-	size_t	 p = *i + 1;
+	size_t		 p = *i + 1;
+	unsigned	 u, lo;
 
 	*has_nul = 0;
 	while (p < len && text[p] != '"') {
-		if (text[p] == '\\' && p + 1 < len) {
-			if (text[p + 1] == 'u' && p + 5 < len &&
-			    memcmp(text + p + 2, "0000", 4) == 0)
-				*has_nul = 1;
-			p += 2;
-		} else
+		if (text[p] != '\\' || p + 1 >= len) {
 			p++;
+			continue;
+		}
+		if (text[p + 1] != 'u' || p + 5 >= len ||
+		    jsonx_hex4(text + p + 2, &u) == -1) {
+			p += 2;
+			continue;
+		}
+		p += 6;
+		if (u == 0)
+			*has_nul = 1;
+		if (u >= 0xdc00 && u <= 0xdfff)
+			*bad_surrogate = 1;
+		else if (u >= 0xd800 && u <= 0xdbff) {
+			if (p + 5 < len && text[p] == '\\' &&
+			    text[p + 1] == 'u' &&
+			    jsonx_hex4(text + p + 2, &lo) == 0 &&
+			    lo >= 0xdc00 && lo <= 0xdfff)
+				p += 6;
+			else
+				*bad_surrogate = 1;
+		}
 	}
 	*i = p + 1;
 }
@@ -41,7 +84,8 @@ jsonx_decode_key(const char *text, size_t start, size_t end)
 
 /*
  * Counts the keys of the top-level object as written, and reports the first
- * key that is NUL-containing or (when find_dup) appears twice.
+ * key that is NUL-containing or (when find_dup) appears twice, and any string
+ * with a lone surrogate escape.
  */
 static size_t
 jsonx_scan_keys(const char *text, size_t len, int find_dup,
@@ -49,7 +93,7 @@ jsonx_scan_keys(const char *text, size_t len, int find_dup,
 {
 	struct json_object	*keys[2048];
 	size_t			 nkeys = 0, count = 0, i = 0, start, k;
-	int			 depth = 0, expect_key = 0, has_nul;
+	int			 depth = 0, expect_key = 0, has_nul, surr = 0;
 
 	*bad = 0;
 	while (i < len && !*bad) {
@@ -57,7 +101,14 @@ jsonx_scan_keys(const char *text, size_t len, int find_dup,
 
 		if (c == '"') {
 			start = i;
-			jsonx_skip_string(text, len, &i, &has_nul);
+			jsonx_skip_string(text, len, &i, &has_nul, &surr);
+			if (surr) {
+				*bad = 1;
+				ig_err_setc(err, IG_EINPUT, "invalid_json", NULL,
+				    "a string holds a lone UTF-16 surrogate "
+				    "escape");
+				break;
+			}
 			if (depth != 1 || !expect_key)
 				continue;
 			expect_key = 0;
@@ -85,6 +136,16 @@ jsonx_scan_keys(const char *text, size_t len, int find_dup,
 				}
 			nkeys++;
 			continue;
+		}
+		/*
+		 * json-c's strict mode still takes 'single quoted' strings;
+		 * outside strings JSON has only these characters.
+		 */
+		if (strchr("{}[]:,.+-0123456789eEtrufalsn \t\r\n", c) == NULL) {
+			*bad = 1;
+			ig_err_setc(err, IG_EINPUT, "invalid_json", NULL,
+			    "the request body is not valid JSON");
+			break;
 		}
 		if (c == '{' || c == '[') {
 			depth++;
@@ -154,14 +215,13 @@ jsonx_parse_strict(const char *text, size_t len, struct json_object **out,
 		return ig_err_setc(err, IG_EINPUT, "invalid_json", NULL,
 		    "unexpected data after the JSON value");
 	}
-	if (json_object_is_type(root, json_type_object)) {
-		count = jsonx_scan_keys(text, len, 0, err, &bad);
-		if (!bad && count != (size_t)json_object_object_length(root))
-			jsonx_scan_keys(text, len, 1, err, &bad);
-		if (bad) {
-			json_object_put(root);
-			return -1;
-		}
+	count = jsonx_scan_keys(text, len, 0, err, &bad);
+	if (!bad && json_object_is_type(root, json_type_object) &&
+	    count != (size_t)json_object_object_length(root))
+		jsonx_scan_keys(text, len, 1, err, &bad);
+	if (bad) {
+		json_object_put(root);
+		return -1;
 	}
 	*out = root;
 	return 0;
