@@ -30,6 +30,13 @@ UNIT_SRC   = $(wildcard tests/unit/*.c)
 ITEST_SRC  = $(wildcard tests/integration/*.c) $(wildcard tests/lib/*.c)
 OUTAGE_SRC = $(wildcard tests/integration/outage/*.c) $(wildcard tests/lib/*.c)
 
+# `make V=1` shows the full command lines.
+ifeq ($(V),1)
+Q =
+else
+Q = @
+endif
+
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 LIB        = $(BUILD)/libimggen.a
@@ -56,33 +63,41 @@ help:
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Ifcgi-app/responder -Itests/lib -c $< -o $@
+	@echo "  CC      $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -Ifcgi-app/responder -Itests/lib -c $< -o $@
 
 $(LIB): $(call obj,$(LIB_SRC))
 	@mkdir -p $(dir $@)
-	rm -f $@
-	$(AR) rcs $@ $^
+	@echo "  AR      $@"
+	$(Q)rm -f $@
+	$(Q)$(AR) rcs $@ $^
 
 $(BUILD)/imggen-api: $(call obj,$(API_SRC)) $(LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(ALL_LIBS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(ALL_LIBS)
 
 $(BUILD)/imggen-worker: $(call obj,$(WORKER_SRC)) $(LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(ALL_LIBS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(ALL_LIBS)
 
 $(BUILD)/imggen-admin: $(call obj,$(ADMIN_SRC)) $(LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(ALL_LIBS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(ALL_LIBS)
 
 # The responder's handlers are unit-tested directly: link its objects minus main.
 API_TESTABLE = $(call obj,$(filter-out fcgi-app/responder/main.c,$(API_SRC)))
 
 $(UNIT_BIN): $(call obj,$(UNIT_SRC)) $(API_TESTABLE) $(LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(ALL_LIBS) $(TEST_LIBS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(ALL_LIBS) $(TEST_LIBS)
 
 $(ITEST_BIN): $(call obj,$(ITEST_SRC)) $(LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(ALL_LIBS) $(TEST_LIBS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(ALL_LIBS) $(TEST_LIBS)
 
 $(OUTAGE_BIN): $(call obj,$(OUTAGE_SRC)) $(LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(ALL_LIBS) $(TEST_LIBS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(ALL_LIBS) $(TEST_LIBS)
 
 unit: $(UNIT_BIN)
 	$(UNIT_BIN) $(CRITERION_ARGS)
