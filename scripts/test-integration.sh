@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# test-integration.sh — run integration test binaries against a fresh private stack.
+#
+#   scripts/test-integration.sh BIN_DIR TEST_BIN [TEST_BIN...]
+#
+# Brings a stack up in a new directory under ${TMPDIR:-/tmp} (scripts/stack.sh up, with the
+# imggen binaries from BIN_DIR, 2 responders, fsync off), exports its stack.env (IMGGEN_URL,
+# IMGGEN_CACERT, DATABASE_URL, IMGGEN_CONFIG, IMGGEN_ADMIN, IMGGEN_STACK_DIR, IMGGEN_FS_ROOT) and
+# IMGGEN_BIN=BIN_DIR, runs every test binary in order (all of them, even after a failure) with the
+# words of $CRITERION_ARGS as extra arguments, and always takes the stack down again.
+# The tests run from the repository root (they may call scripts/stack.sh pg-stop/pg-start).
+# Success: the stack directory is deleted. Failure: it is kept for inspection (its path is printed)
+# together with the tails of its logs.
+# Environment: CRITERION_ARGS, IMGGEN_TEST_TIMEOUT (seconds per test binary, default 1200),
+# IMGGEN_KEEP_STACK=1 (keep the directory even on success).
+set -euo pipefail
+
+PROG=test-integration.sh
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+STACK=$REPO/scripts/stack.sh
+
+log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
+die() {
+    printf '%s: error: %s\n' "$PROG" "$*" >&2
+    exit 1
+}
+
+STACK_DIR=""
+STACK_STARTED=0
+TEST_PID=""
+FAILED=0
+
+# A base directory the postgres user can traverse when we are root (initdb refuses root, so the
+# cluster is owned by postgres), short enough for unix socket paths.
+pick_base_dir() {
+    local base=${TMPDIR:-/tmp}
+    base=${base%/}
+    [[ -n $base ]] || base=/tmp
+    if [[ ! -d $base || ! -w $base ]]; then
+        log "TMPDIR=${base} is not a writable directory; using /tmp"
+        base=/tmp
+    elif [[ $(id -u) -eq 0 ]] && ! runuser -u postgres -- test -x "$base" 2>/dev/null; then
+        log "the postgres user cannot reach TMPDIR=${base}; using /tmp"
+        base=/tmp
+    elif ((${#base} > 60)); then
+        log "TMPDIR=${base} is too long for unix socket paths; using /tmp"
+        base=/tmp
+    fi
+    printf '%s\n' "$base"
+}
+
+show_logs() {
+    local f
+    for f in postgres api worker nginx-error migrate; do
+        f=$STACK_DIR/log/$f.log
+        [[ -s $f ]] || continue
+        printf '%s: ---- last 40 lines of %s ----\n' "$PROG" "$f" >&2
+        tail -n 40 "$f" >&2
+    done
+}
+
+# timeout(1) runs the test in its own process group, out of reach of the terminal's ^C: pass the
+# signal on (timeout forwards it to the test), then clean up.
+on_signal() {
+    log "interrupted"
+    if [[ -n $TEST_PID ]]; then
+        kill -TERM "$TEST_PID" 2>/dev/null || true
+        wait "$TEST_PID" 2>/dev/null || true
+    fi
+    exit 130
+}
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    [[ $rc -ne 0 ]] && FAILED=1
+    if [[ -n $STACK_DIR ]]; then
+        if [[ $STACK_STARTED -eq 1 ]]; then
+            "$STACK" down "$STACK_DIR" || log "warning: stack.sh down failed"
+        fi
+        if [[ $FAILED -eq 0 && ${IMGGEN_KEEP_STACK:-0} != 1 ]]; then
+            rm -rf "$STACK_DIR"
+        else
+            [[ $FAILED -ne 0 ]] && show_logs
+            log "stack directory kept for inspection: ${STACK_DIR}"
+        fi
+    fi
+    if [[ $FAILED -ne 0 && $rc -eq 0 ]]; then
+        rc=1
+    fi
+    exit "$rc"
+}
+
+main() {
+    [[ $# -ge 2 ]] || die "usage: ${PROG} BIN_DIR TEST_BIN [TEST_BIN...]"
+    local bin_dir t
+    local -a tests=()
+    bin_dir=$(realpath -m -- "$1")
+    shift
+    [[ -d $bin_dir ]] || die "binary directory ${bin_dir} does not exist (build first: make all)"
+    for t in "$@"; do
+        [[ -f $t && -x $t ]] || die "test binary ${t} not found or not executable"
+        tests+=("$(realpath -- "$t")")
+    done
+
+    local base
+    base=$(pick_base_dir)
+    trap cleanup EXIT
+    trap on_signal INT TERM
+    STACK_DIR=$(mktemp -d "${base}/imggen-it.XXXXXX")
+    chmod 0755 "$STACK_DIR"
+
+    log "starting a test stack in ${STACK_DIR}"
+    STACK_STARTED=1
+    if ! "$STACK" up "$STACK_DIR" --bin "$bin_dir" --responders 2 --no-fsync; then
+        FAILED=1
+        die "the test stack did not start"
+    fi
+
+    set -a
+    # shellcheck disable=SC1091 # written by stack.sh
+    . "$STACK_DIR/stack.env"
+    set +a
+    export IMGGEN_BIN=$bin_dir
+    # The tests run from the repository root: some call scripts/stack.sh (pg-stop/pg-start).
+    cd "$REPO"
+
+    local -a crit_args=() passed=() failed=()
+    read -r -a crit_args <<<"${CRITERION_ARGS:-}"
+    local timeout_s=${IMGGEN_TEST_TIMEOUT:-1200} rc start
+    for t in "${tests[@]}"; do
+        printf '\n%s: ==== %s ====\n' "$PROG" "$t" >&2
+        start=$SECONDS
+        rc=0
+        # in the background + wait, so that a signal is handled at once (see on_signal)
+        timeout --kill-after=10 "$timeout_s" "$t" "${crit_args[@]}" </dev/null &
+        TEST_PID=$!
+        wait "$TEST_PID" || rc=$?
+        TEST_PID=""
+        if [[ $rc -eq 0 ]]; then
+            passed+=("$t")
+            log "PASS ${t} ($((SECONDS - start))s)"
+        else
+            [[ $rc -eq 124 ]] && log "${t} timed out after ${timeout_s}s"
+            failed+=("$t")
+            log "FAIL ${t} (exit ${rc}, $((SECONDS - start))s)"
+        fi
+    done
+
+    printf '\n' >&2
+    log "${#passed[@]} passed, ${#failed[@]} failed"
+    if [[ ${#failed[@]} -gt 0 ]]; then
+        for t in "${failed[@]}"; do log "  failed: ${t}"; done
+        FAILED=1
+        return 1
+    fi
+}
+
+main "$@"
