@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "utf8.h"
+
 static int
 jsonx_hex4(const char *p, unsigned *out)
 {
@@ -34,13 +36,15 @@ jsonx_hex4(const char *p, unsigned *out)
  */
 static void
 jsonx_skip_string(const char *text, size_t len, size_t *i, int *has_nul,
-    int *bad_surrogate)
+    int *bad)
 {
 	size_t		 p = *i + 1;
 	unsigned	 u, lo;
 
 	*has_nul = 0;
 	while (p < len && text[p] != '"') {
+		if ((unsigned char)text[p] < 0x20)
+			*bad = 1;	/* JSON requires these escaped */
 		if (text[p] != '\\' || p + 1 >= len) {
 			p++;
 			continue;
@@ -54,7 +58,7 @@ jsonx_skip_string(const char *text, size_t len, size_t *i, int *has_nul,
 		if (u == 0)
 			*has_nul = 1;
 		if (u >= 0xdc00 && u <= 0xdfff)
-			*bad_surrogate = 1;
+			*bad = 1;
 		else if (u >= 0xd800 && u <= 0xdbff) {
 			if (p + 5 < len && text[p] == '\\' &&
 			    text[p + 1] == 'u' &&
@@ -62,7 +66,7 @@ jsonx_skip_string(const char *text, size_t len, size_t *i, int *has_nul,
 			    lo >= 0xdc00 && lo <= 0xdfff)
 				p += 6;
 			else
-				*bad_surrogate = 1;
+				*bad = 1;
 		}
 	}
 	*i = p + 1;
@@ -105,14 +109,20 @@ jsonx_scan_keys(const char *text, size_t len, int find_dup,
 			if (surr) {
 				*bad = 1;
 				ig_err_setc(err, IG_EINPUT, "invalid_json", NULL,
-				    "a string holds a lone UTF-16 surrogate "
-				    "escape");
+				    "a string holds a raw control character or "
+				    "a lone UTF-16 surrogate escape");
 				break;
 			}
 			if (depth != 1 || !expect_key)
 				continue;
 			expect_key = 0;
 			count++;
+			if (utf8_count(text + start, i - start) < 0) {
+				*bad = 1;
+				ig_err_setc(err, IG_EINPUT, "invalid_json", NULL,
+				    "an object key is not valid UTF-8");
+				break;
+			}
 			if (has_nul) {
 				*bad = 1;
 				ig_err_set(err, IG_EINPUT, "(key)",
@@ -191,8 +201,12 @@ jsonx_parse_strict(const char *text, size_t len, struct json_object **out,
 		    "the request body contains a NUL byte");
 	if ((tok = json_tokener_new_ex(JSONX_MAX_DEPTH)) == NULL)
 		return ig_err_set(err, IG_ENOMEM, NULL, "out of memory");
+	/*
+	 * UTF-8 is not validated here: keys are checked by the scan below and
+	 * string values by the validators, which can name the field at fault.
+	 */
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
-	    JSON_TOKENER_ALLOW_TRAILING_CHARS | JSON_TOKENER_VALIDATE_UTF8);
+	    JSON_TOKENER_ALLOW_TRAILING_CHARS);
 	root = json_tokener_parse_ex(tok, text, (int)len);
 	jerr = json_tokener_get_error(tok);
 	if (jerr == json_tokener_continue && root == NULL) {
@@ -202,7 +216,7 @@ jsonx_parse_strict(const char *text, size_t len, struct json_object **out,
 		end = len;
 	} else
 		end = json_tokener_get_parse_end(tok);
-	if (jerr != json_tokener_success || root == NULL) {
+	if (jerr != json_tokener_success) {
 		json_tokener_free(tok);
 		json_object_put(root);
 		return ig_err_setc(err, IG_EINPUT, "invalid_json", NULL,

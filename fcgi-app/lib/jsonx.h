@@ -18,8 +18,11 @@
 
 /*
  * Parses exactly one JSON value from text (trailing whitespace allowed).
- * Errors: IG_EINPUT/"invalid_json" for bad syntax, raw NUL bytes, invalid
- * UTF-8, an empty body, or trailing data; IG_EINPUT/"validation_error" with
+ * A JSON null parses to *out == NULL.  String values are NOT checked for
+ * valid UTF-8 (the caller's validators do that, naming the field).
+ * Errors: IG_EINPUT/"invalid_json" for bad syntax, raw NUL bytes or control
+ * characters, lone surrogate escapes, keys that are not UTF-8, an empty
+ * body, or trailing data; IG_EINPUT/"validation_error" with
  * the key as field for a duplicated or NUL-containing object key at the top
  * level.
  */

@@ -30,6 +30,9 @@ static const struct {
 	{ "{\"prompt\":5}", "prompt" },
 	{ "{\"prompt\":null}", "prompt" },
 	{ "{\"prompt\":\"a\\u0000b\"}", "prompt" },
+	{ "{\"prompt\":\"\xc3\x28\"}", "prompt" },
+	{ "{\"prompt\":\"ok\",\"negativePrompt\":\"\xed\xa0\x80\"}",
+	    "negativePrompt" },
 	{ "{\"prompt\":\"a\",\"numberOfImages\":0}", "numberOfImages" },
 	{ "{\"prompt\":\"a\",\"numberOfImages\":5}", "numberOfImages" },
 	{ "{\"prompt\":\"a\",\"numberOfImages\":2.0}", "numberOfImages" },
@@ -66,6 +69,17 @@ Test(generation, each_bad_input_names_its_field)
 		cr_assert_str_eq(err.field, bad[i].field, "%s", bad[i].body);
 		json_object_put(root);
 	}
+}
+
+Test(generation, null_body_is_not_an_object)
+{
+	struct json_object *root = NULL;
+	struct gen_request r;
+	struct ig_err	 err = IG_ERR_INIT;
+
+	cr_assert_eq(validate("null", &r, &err, &root), -1);
+	cr_assert_str_eq(ig_err_api_code(&err), "validation_error");
+	cr_assert_null(err.field);
 }
 
 Test(generation, aspect_error_lists_the_supported_set)
