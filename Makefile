@@ -46,7 +46,7 @@ ITEST_BIN  = $(BUILD)/test-integration
 OUTAGE_BIN = $(BUILD)/test-outage
 
 .DELETE_ON_ERROR:
-.PHONY: all help test unit test-integration asan valgrind run stop clean lint
+.PHONY: all help test unit check check-docs asan valgrind run stop clean lint
 
 all: $(BINS)
 
@@ -59,6 +59,8 @@ help:
 	@echo 'make asan       make test built with AddressSanitizer + UBSan (build/asan)'
 	@echo 'make valgrind   unit + integration tests under valgrind (build/valgrind)'
 	@echo 'make lint       banned functions, PQ calls and fcgiapp.h outside their modules'
+	@echo 'make check-docs config keys, error codes and statuses documented'
+	@echo 'make check      lint + check-docs + test'
 	@echo 'make clean      remove build/'
 
 $(BUILD)/obj/%.o: %.c
@@ -131,6 +133,11 @@ stop:
 
 lint:
 	bash scripts/lint.sh
+
+check-docs:
+	bash scripts/check-docs.sh
+
+check: lint check-docs test
 
 clean:
 	rm -rf build

@@ -87,6 +87,18 @@ db_unavailable(struct db *db, struct ig_err *err, const char *what,
 	return -1;
 }
 
+/* Server notices go to our JSON log instead of libpq's plain stderr line. */
+static void
+db_notice(void *arg, const char *message)
+{
+	char	 msg[256];
+
+	(void)arg;
+	snprintf(msg, sizeof(msg), "%s", message);
+	msg[strcspn(msg, "\n")] = '\0';
+	log_debug(LOG_CTX_NONE, "database notice: %s", msg);
+}
+
 int
 db_ensure(struct db *db, struct ig_err *err)
 {
@@ -118,6 +130,7 @@ db_ensure(struct db *db, struct ig_err *err)
 		msg[strcspn(msg, "\n")] = '\0';
 		return db_unavailable(db, err, msg, 1);
 	}
+	PQsetNoticeProcessor(db->conn, db_notice, NULL);
 	db->lost = 0;
 	db->serial++;
 	return 0;
@@ -138,9 +151,12 @@ db_classify(struct db *db, const PGresult *res, struct ig_err *err)
 	    strcmp(state, "57P03") == 0 || strncmp(state, "08", 2) == 0)
 		return db_unavailable(db, err, msg, 0);
 	if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
-	    strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0)
-		return ig_err_set(err, IG_ETRANSIENT, NULL,
-		    "database: SQLSTATE %s", state);
+	    strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0) {
+		ig_err_set(err, IG_ETRANSIENT, NULL, "database: SQLSTATE %s",
+		    state);
+		err->retry_after = 1;
+		return -1;
+	}
 	if (strcmp(state, "23505") == 0)
 		return ig_err_set(err, IG_ECONFLICT, NULL,
 		    "database: SQLSTATE %s", state);

@@ -4,9 +4,11 @@
  *
  * All statements that carry values go through PQexecParams with text
  * parameters.  Failures are classified by SQLSTATE here and nowhere else:
- * connection loss and 57P01/57P03 (shutdown, starting up) → IG_EUNAVAILABLE,
- * 40001/40P01 → IG_ETRANSIENT, 23505 → IG_ECONFLICT, 22xxx/23xxx →
- * IG_EINPUT, anything else → IG_EINTERNAL.  The error message names the
+ * connection loss, class 08 and 57P01/57P02/57P03 (shutdown, crash, starting
+ * up) → IG_EUNAVAILABLE (retry after 2 s); 40001/40P01 (serialization,
+ * deadlock), 55P03 (lock not available), 57014 (statement timeout) →
+ * IG_ETRANSIENT (retry after 1 s); 23505 → IG_ECONFLICT; other 22xxx/23xxx →
+ * IG_EINPUT; anything else → IG_EINTERNAL.  The error message names the
  * SQLSTATE, never parameter values.  One struct db per process (or per
  * worker child); never share one across fork().
  */

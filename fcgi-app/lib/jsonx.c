@@ -221,6 +221,8 @@ jsonx_parse_strict(const char *text, size_t len, struct json_object **out,
 		json_object_put(root);
 		return ig_err_setc(err, IG_EINPUT, "invalid_json", NULL,
 		    "the request body is not valid JSON: %s",
+		    jerr == json_tokener_continue ?
+		    "it ends before the value does" :
 		    json_tokener_error_desc(jerr));
 	}
 	json_tokener_free(tok);

@@ -86,6 +86,23 @@ out:
 	return rc;
 }
 
+static int
+migrate_is_applied(struct db *db, int version, struct ig_err *err)
+{
+	char		 v[16];
+	const char	*params[1] = { v };
+	PGresult	*res;
+	int		 found;
+
+	snprintf(v, sizeof(v), "%d", version);
+	if ((res = db_exec(db, "SELECT 1 FROM schema_migrations WHERE "
+	    "version = $1::int", 1, params, err)) == NULL)
+		return -1;
+	found = PQntuples(res) == 1;
+	PQclear(res);
+	return found;
+}
+
 int
 migrate_run(struct db *db, const char *dir, int *applied, struct ig_err *err)
 {
@@ -93,7 +110,7 @@ migrate_run(struct db *db, const char *dir, int *applied, struct ig_err *err)
 	struct dirent	*de;
 	char		*names[MIGRATE_MAX_FILES];
 	size_t		 n = 0, i;
-	int		 version, current, rc = -1, locked = 0;
+	int		 version, current, rc = -1, locked = 0, applied_here;
 	struct ig_err	 ignored = IG_ERR_INIT;
 
 	*applied = 0;
@@ -108,7 +125,9 @@ migrate_run(struct db *db, const char *dir, int *applied, struct ig_err *err)
 	closedir(d);
 	qsort(names, n, sizeof(names[0]), migrate_cmp);
 
-	if (db_command(db, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")",
+	/* A migration may legitimately run longer than a request may. */
+	if (db_command(db, "SET statement_timeout = 0", err) == -1 ||
+	    db_command(db, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")",
 	    err) == -1)
 		goto out;
 	locked = 1;
@@ -120,8 +139,16 @@ migrate_run(struct db *db, const char *dir, int *applied, struct ig_err *err)
 		goto out;
 	for (i = 0; i < n; i++) {
 		version = migrate_version_of(names[i]);
-		if (version <= current)
+		if ((applied_here = migrate_is_applied(db, version, err)) < 0)
+			goto out;
+		if (applied_here)
 			continue;
+		if (version < current) {
+			ig_err_set(err, IG_EINTERNAL, NULL, "migration %s is "
+			    "not applied but a later one is: new migrations "
+			    "must have higher numbers", names[i]);
+			goto out;
+		}
 		if (migrate_apply(db, dir, names[i], version, err) == -1)
 			goto out;
 		current = version;

@@ -262,7 +262,8 @@ queue_fail(struct db *db, const char *worker_id, const struct queue_job *job,
 	static const char sql[] =
 	    "WITH j AS (UPDATE jobs SET state = CASE WHEN $4::bool "
 	    "    OR attempts >= max_attempts THEN 'dead' ELSE 'queued' END, "
-	    "    run_at = now() + $5::bigint * interval '1 millisecond', "
+	    "    run_at = CASE WHEN $4::bool OR attempts >= max_attempts THEN run_at "
+	    "      ELSE now() + $5::bigint * interval '1 millisecond' END, "
 	    "    locked_by = NULL, locked_until = NULL, last_error = $7 "
 	    "  WHERE id = $1 AND attempts = $2 AND locked_by = $3 "
 	    "    AND state = 'running' RETURNING generation_id, state), "
@@ -305,7 +306,8 @@ queue_release(struct db *db, const char *worker_id,
 	    "    attempts = attempts - 1, locked_by = NULL, locked_until = NULL "
 	    "  WHERE id = $1 AND attempts = $2 AND locked_by = $3 "
 	    "    AND state = 'running' RETURNING generation_id) "
-	    "UPDATE image_generations ig SET status = 'queued' FROM j "
+	    "UPDATE image_generations ig SET status = 'queued', "
+	    "  attempts = greatest(ig.attempts - 1, 0) FROM j "
 	    "WHERE ig.id = j.generation_id AND ig.status = 'processing'";
 	char		 id[32], attempts[16];
 	const char	*params[3];

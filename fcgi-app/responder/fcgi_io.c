@@ -80,6 +80,17 @@ read_body(struct fcgi_conn *c, struct api_req *r, struct buf *body)
 	r->body_len = body->len;
 }
 
+/* 16 to 36 characters of hex digits and dashes: safe to echo anywhere. */
+static int
+request_id_valid(const char *s)
+{
+	size_t	 n = strnlen(s, 64);
+
+	if (n < 16 || n > 36)
+		return 0;
+	return strspn(s, "0123456789abcdefABCDEF-") == n;
+}
+
 int
 fcgi_io_accept(struct fcgi_conn *c, struct api_req *r, struct buf *body)
 {
@@ -111,6 +122,9 @@ fcgi_io_accept(struct fcgi_conn *c, struct api_req *r, struct buf *body)
 		if (*end != '\0' || r->content_length < 0)
 			r->content_length = BUF_MAX_REQUEST_BODY + 1;
 	}
+	/* nginx's $request_id, so the API's logs and nginx's access log agree. */
+	if ((v = param(c, "REQUEST_ID")) != NULL && request_id_valid(v))
+		snprintf(r->request_id, sizeof(r->request_id), "%s", v);
 	if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0)
 		read_body(c, r, body);
 	return 0;

@@ -98,7 +98,8 @@ main(int argc, char *argv[])
 	log_info(LOG_CTX_NONE, "responder ready");
 
 	while (fcgi_io_accept(conn, &req, &body) == 0) {
-		new_request_id(req.request_id);
+		if (req.request_id[0] == '\0')
+			new_request_id(req.request_id);
 		api_resp_init(&resp);
 		api_dispatch(&ctx, &req, &resp);
 		if (!buf_ok(&resp.body) || !buf_ok(&resp.headers)) {

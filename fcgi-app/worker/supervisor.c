@@ -72,7 +72,7 @@ reap(struct child *c, int n, int stopping)
 		if (stopping)
 			continue;
 		c[i].failures = t - c[i].started < 10.0 ? c[i].failures + 1 : 0;
-		delay = c[i].failures ? (c[i].failures > 5 ? 30.0 :
+		delay = c[i].failures ? (c[i].failures >= 5 ? 30.0 :
 		    (double)(1 << c[i].failures)) : 0.1;
 		c[i].restart_at = t + delay;
 		log_warn(LOG_CTX_NONE, "worker child %d (pid %ld) %s %d; "
