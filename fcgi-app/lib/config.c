@@ -56,6 +56,16 @@ cfg_check_url(const char *v)
 	return (n > 0 && v[n - 1] == '/') ? -1 : 0;
 }
 
+/* Model names travel inside URL paths: keep them to a safe alphabet. */
+static int
+cfg_check_model(const char *v)
+{
+	size_t	 n = strlen(v);
+
+	return (n > 0 && n <= 100 && strspn(v, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._") == n) ? 0 : -1;
+}
+
 #define OFF(f)	offsetof(struct config, f)
 
 /*
@@ -95,6 +105,51 @@ static const struct cfg_row cfg_rows[] = {
 	{ "IMGGEN_SHUTDOWN_GRACE_SECONDS", CFG_LONG,
 	    OFF(shutdown_grace_seconds), "30", 1, 3600, 0, NULL,
 	    "on SIGTERM, time to finish in-flight jobs before handing back" },
+	{ "GEMINI_API_KEY", CFG_STR, OFF(google_api_key), "", 0, 0, CFG_SECRET,
+	    NULL, "Google Generative Language API key (imagen, gemini)" },
+	{ "GOOGLE_API_BASE_URL", CFG_STR, OFF(google_api_base_url),
+	    "https://generativelanguage.googleapis.com", 0, 0, 0, cfg_check_url,
+	    "base URL of the Generative Language API" },
+	{ "IMAGEN_MODEL", CFG_STR, OFF(imagen_model),
+	    "imagen-4.0-generate-001", 0, 0, 0, cfg_check_model,
+	    "Imagen model for the imagen provider" },
+	{ "GEMINI_MODEL", CFG_STR, OFF(gemini_model),
+	    "gemini-2.5-flash-image", 0, 0, 0, cfg_check_model,
+	    "Gemini image model for the gemini provider" },
+	{ "OPENAI_API_KEY", CFG_STR, OFF(openai_api_key), "", 0, 0, CFG_SECRET,
+	    NULL, "OpenAI API key (openai)" },
+	{ "OPENAI_API_BASE_URL", CFG_STR, OFF(openai_api_base_url),
+	    "https://api.openai.com", 0, 0, 0, cfg_check_url,
+	    "base URL of the OpenAI API" },
+	{ "OPENAI_MODEL", CFG_STR, OFF(openai_model), "gpt-image-1", 0, 0, 0,
+	    cfg_check_model, "OpenAI image model" },
+	{ "IMGGEN_PROVIDER_CONNECT_TIMEOUT", CFG_LONG,
+	    OFF(provider_connect_timeout), "10", 1, 120, 0, NULL,
+	    "seconds to connect to a provider or the object store" },
+	{ "IMGGEN_PROVIDER_TIMEOUT", CFG_LONG, OFF(provider_timeout), "180",
+	    5, 3600, 0, NULL, "seconds a provider call may take in all" },
+	{ "IMGGEN_PROVIDER_MAX_RESPONSE", CFG_LONG, OFF(provider_max_response),
+	    "67108864", 65536, 1073741824, 0, NULL,
+	    "largest provider response accepted, in bytes" },
+	{ "IMGGEN_CA_FILE", CFG_STR, OFF(ca_file), "", 0, 0, 0, NULL,
+	    "extra CA bundle for TLS to providers and storage (empty: system)" },
+	{ "S3_ENDPOINT", CFG_STR, OFF(s3_endpoint), "", 0, 0, 0, NULL,
+	    "S3 endpoint, e.g. https://<account>.r2.cloudflarestorage.com" },
+	{ "S3_BUCKET", CFG_STR, OFF(s3_bucket), "", 0, 0, 0, NULL,
+	    "bucket for generated images" },
+	{ "S3_ACCESS_KEY_ID", CFG_STR, OFF(s3_access_key_id), "", 0, 0,
+	    CFG_SECRET, NULL, "S3 access key id" },
+	{ "S3_SECRET_ACCESS_KEY", CFG_STR, OFF(s3_secret_access_key), "", 0, 0,
+	    CFG_SECRET, NULL, "S3 secret access key" },
+	{ "S3_REGION", CFG_STR, OFF(s3_region), "auto", 0, 0, 0, NULL,
+	    "signing region: auto for R2" },
+	{ "S3_FORCE_PATH_STYLE", CFG_LONG, OFF(s3_path_style), "0", 0, 1, 0,
+	    NULL, "1: endpoint/bucket/key URLs; 0: bucket.endpoint/key" },
+	{ "S3_CACHE_CONTROL", CFG_STR, OFF(s3_cache_control),
+	    "public, max-age=31536000, immutable", 0, 0, 0, NULL,
+	    "Cache-Control stored with each object" },
+	{ "IMGGEN_STORAGE_TIMEOUT", CFG_LONG, OFF(storage_timeout), "60", 1,
+	    3600, 0, NULL, "seconds an upload may take in all" },
 };
 
 #define CFG_NROWS	(sizeof(cfg_rows) / sizeof(cfg_rows[0]))
@@ -228,6 +283,51 @@ cfg_load_file(struct config *cfg, const char *path, int must_exist,
 	return rc;
 }
 
+static int
+cfg_require(const char *value, const char *key, const char *why,
+    struct buf *problems)
+{
+	if (value != NULL && *value != '\0')
+		return 0;
+	buf_addf(problems, "config: %s: required when %s\n", key, why);
+	return -1;
+}
+
+/* Keys that only matter, and then are required, for some backends. */
+static int
+cfg_check_combination(const struct config *cfg, struct buf *problems)
+{
+	int	 rc = 0;
+
+	if ((strcmp(cfg->provider, "imagen") == 0 ||
+	    strcmp(cfg->provider, "gemini") == 0) &&
+	    cfg_require(cfg->google_api_key, "GEMINI_API_KEY",
+	    "IMGGEN_PROVIDER is imagen or gemini", problems) == -1)
+		rc = -1;
+	if (strcmp(cfg->provider, "openai") == 0 &&
+	    cfg_require(cfg->openai_api_key, "OPENAI_API_KEY",
+	    "IMGGEN_PROVIDER=openai", problems) == -1)
+		rc = -1;
+	if (strcmp(cfg->storage, "s3") == 0) {
+		if (cfg_require(cfg->s3_endpoint, "S3_ENDPOINT",
+		    "IMGGEN_STORAGE=s3", problems) == -1 ||
+		    cfg_check_url(cfg->s3_endpoint) == -1) {
+			if (*cfg->s3_endpoint)
+				buf_addf(problems, "config: S3_ENDPOINT: must be "
+				    "an http(s) URL without a trailing slash\n");
+			rc = -1;
+		}
+		if (cfg_require(cfg->s3_bucket, "S3_BUCKET",
+		    "IMGGEN_STORAGE=s3", problems) == -1 ||
+		    cfg_require(cfg->s3_access_key_id, "S3_ACCESS_KEY_ID",
+		    "IMGGEN_STORAGE=s3", problems) == -1 ||
+		    cfg_require(cfg->s3_secret_access_key,
+		    "S3_SECRET_ACCESS_KEY", "IMGGEN_STORAGE=s3", problems) == -1)
+			rc = -1;
+	}
+	return rc;
+}
+
 int
 config_load(struct config *cfg, struct buf *problems)
 {
@@ -250,6 +350,8 @@ config_load(struct config *cfg, struct buf *problems)
 		    cfg_assign(cfg, &cfg_rows[i], v, "environment",
 		    problems) == -1)
 			rc = -1;
+	if (rc == 0 && cfg_check_combination(cfg, problems) == -1)
+		rc = -1;
 	return rc;
 }
 

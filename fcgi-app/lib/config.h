@@ -38,6 +38,27 @@ struct config {
 	long	 poll_interval_ms;
 	long	 retry_base_ms;
 	long	 shutdown_grace_seconds;
+	/* HTTP providers */
+	char	*google_api_key;
+	char	*google_api_base_url;
+	char	*imagen_model;
+	char	*gemini_model;
+	char	*openai_api_key;
+	char	*openai_api_base_url;
+	char	*openai_model;
+	long	 provider_connect_timeout;
+	long	 provider_timeout;
+	long	 provider_max_response;
+	char	*ca_file;
+	/* s3 storage */
+	char	*s3_endpoint;
+	char	*s3_bucket;
+	char	*s3_access_key_id;
+	char	*s3_secret_access_key;
+	char	*s3_region;
+	long	 s3_path_style;
+	char	*s3_cache_control;
+	long	 storage_timeout;
 };
 
 /* Fills *cfg; on failure *problems holds one line per problem. */

@@ -77,7 +77,9 @@ static int
 gen_read_negative(struct json_object *v, const struct provider_info *p,
     struct gen_request *r, struct ig_err *err)
 {
-	(void)p;
+	if (!p->supports_negative_prompt)
+		return ig_err_set(err, IG_EINPUT, "negativePrompt",
+		    "negativePrompt is not supported by provider %s", p->name);
 	return gen_read_text(v, "negativePrompt", 1, &r->negative_prompt,
 	    &r->negative_prompt_len, err);
 }
@@ -98,7 +100,9 @@ static int
 gen_read_seed(struct json_object *v, const struct provider_info *p,
     struct gen_request *r, struct ig_err *err)
 {
-	(void)p;
+	if (!p->supports_seed)
+		return ig_err_set(err, IG_EINPUT, "seed",
+		    "seed is not supported by provider %s", p->name);
 	if (gen_read_int(v, "seed", 0, GEN_SEED_MAX, &r->seed, err) == -1)
 		return -1;
 	r->has_seed = 1;

@@ -19,9 +19,50 @@ static const struct provider_aspect local_aspects[] = {
 	{ "21:9", 1344,  576 },
 };
 
+/* Imagen's documented output sizes (Generative Language API). */
+static const struct provider_aspect imagen_aspects[] = {
+	{ "1:1",  1024, 1024 },
+	{ "3:4",   896, 1280 },
+	{ "4:3",  1280,  896 },
+	{ "9:16",  768, 1408 },
+	{ "16:9", 1408,  768 },
+};
+
+/* Gemini 2.5 Flash Image's documented output sizes. */
+static const struct provider_aspect gemini_aspects[] = {
+	{ "1:1",  1024, 1024 },
+	{ "2:3",   832, 1248 },
+	{ "3:2",  1248,  832 },
+	{ "3:4",   864, 1184 },
+	{ "4:3",  1184,  864 },
+	{ "4:5",   896, 1152 },
+	{ "5:4",  1152,  896 },
+	{ "9:16",  768, 1344 },
+	{ "16:9", 1344,  768 },
+	{ "21:9", 1536,  672 },
+};
+
+/* OpenAI gpt-image-1: the three sizes it takes. */
+static const struct provider_aspect openai_aspects[] = {
+	{ "1:1",  1024, 1024 },
+	{ "3:2",  1536, 1024 },
+	{ "2:3",  1024, 1536 },
+};
+
+#define NA(a)	(sizeof(a) / sizeof((a)[0]))
+
+/*
+ * The one table of providers and what they support.  The API validates
+ * against it and the worker builds requests from it.
+ */
 static const struct provider_info providers[] = {
-	{ "local", local_aspects,
-	    sizeof(local_aspects) / sizeof(local_aspects[0]), 4 },
+	{ "local", PROVIDER_LOCAL, local_aspects, NA(local_aspects), 4, 1, 1, 0 },
+	{ "imagen", PROVIDER_IMAGEN, imagen_aspects, NA(imagen_aspects), 4, 0, 0,
+	    0 },
+	{ "gemini", PROVIDER_GEMINI, gemini_aspects, NA(gemini_aspects), 4, 1, 0,
+	    1 },
+	{ "openai", PROVIDER_OPENAI, openai_aspects, NA(openai_aspects), 4, 0, 0,
+	    0 },
 };
 
 const struct provider_info *

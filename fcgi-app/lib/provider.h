@@ -18,11 +18,28 @@ struct provider_aspect {
 	unsigned	 height;
 };
 
+enum provider_kind {
+	PROVIDER_LOCAL = 0,
+	PROVIDER_IMAGEN,
+	PROVIDER_GEMINI,
+	PROVIDER_OPENAI,
+	PROVIDER_KIND__MAX
+};
+
 struct provider_info {
 	const char			*name;
+	enum provider_kind		 kind;
 	const struct provider_aspect	*aspects;
 	size_t				 naspects;
 	int				 max_images;
+	/*
+	 * Request fields the provider can honour.  A request using one it
+	 * cannot is refused rather than served without it.
+	 */
+	int				 supports_seed;
+	int				 supports_negative_prompt;
+	/* 1: one HTTP call per image (gemini); 0: all images in one call. */
+	int				 one_call_per_image;
 };
 
 const struct provider_info	*provider_find(const char *name);

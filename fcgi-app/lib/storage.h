@@ -3,9 +3,12 @@
  *
  * Keys are deterministic — generations/<user>/<generation>/<idx>.<ext> — so
  * a retried job overwrites its own objects rather than adding new ones.
- * The fs backend writes a temporary file, fsyncs it and renames it into
- * place, so a reader never sees half an image.  One struct storage per
- * process; safe to create after fork().
+ * Backends: fs (files under IMGGEN_FS_ROOT, written to a temporary name,
+ * fsynced and renamed, so a reader never sees half an image) and s3
+ * (PutObject signed with our SigV4 code).  An fs put completes inside
+ * storage_put_begin(); an s3 put is returned as an HTTP request for the
+ * worker's event loop to perform, and its answer is judged by
+ * storage_put_end().  One struct storage per process; create it after fork().
  */
 #ifndef IG_STORAGE_H
 #define IG_STORAGE_H
@@ -14,7 +17,11 @@
 
 #include "buf.h"
 #include "config.h"
+#include "http.h"
 #include "ig_err.h"
+
+#define STORAGE_STORED	0	/* done */
+#define STORAGE_HTTP	1	/* perform *req, then storage_put_end() */
 
 struct storage;
 
@@ -24,11 +31,33 @@ void		 storage_free(struct storage *);
 /* Appends the key of image idx of a generation. */
 void		 storage_key(const char *user_id, const char *generation_id,
 		    int idx, const char *ext, struct buf *out);
-int		 storage_put(struct storage *, const char *key,
-		    const void *data, size_t len, const char *mime,
-		    struct ig_err *) __attribute__((warn_unused_result));
 /* Appends the public URL of a key. */
 void		 storage_public_url(const struct storage *, const char *key,
 		    struct buf *out);
+/*
+ * Stores data under key, or fills *req (initialised here) with the request
+ * that does.  Returns STORAGE_STORED, STORAGE_HTTP or -1.  data must stay
+ * valid until the request is done.
+ */
+int		 storage_put_begin(struct storage *, const char *key,
+		    const void *data, size_t len, const char *mime,
+		    struct http_request *req, struct ig_err *)
+		    __attribute__((warn_unused_result));
+/* Judges the answer to a STORAGE_HTTP request: 0 stored, -1 with err. */
+int		 storage_put_end(struct storage *, long status,
+		    long retry_after, const char *body, size_t len,
+		    struct ig_err *) __attribute__((warn_unused_result));
+/* A key made only of what storage_key() produces (no traversal). */
+int		 storage_key_safe(const char *key);
+
+/* Backends (storage_fs.c, storage_s3.c); called through the above. */
+int		 storage_fs_put(const char *root, const char *key,
+		    const void *data, size_t len, struct ig_err *);
+int		 storage_s3_build_put(const struct config *, const char *key,
+		    const void *data, size_t len, const char *mime,
+		    long long now_epoch, struct http_request *req,
+		    struct ig_err *) __attribute__((warn_unused_result));
+int		 storage_s3_check_put(long status, long retry_after,
+		    const char *body, size_t len, struct ig_err *);
 
 #endif

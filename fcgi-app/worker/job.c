@@ -161,8 +161,10 @@ job_step_uploading(struct job *j, const struct job_env *env)
 		job_fail(j);
 		return;
 	}
-	if (storage_put(env->storage, im->key, im->data, im->len,
-	    im->info.mime, &j->err) == -1) {
+	struct http_request	 req;
+
+	if (storage_put_begin(env->storage, im->key, im->data, im->len,
+	    im->info.mime, &req, &j->err) != STORAGE_STORED) {
 		job_fail(j);
 		return;
 	}
