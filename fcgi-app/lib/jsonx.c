@@ -36,7 +36,7 @@ jsonx_hex4(const char *p, unsigned *out)
  */
 static void
 jsonx_skip_string(const char *text, size_t len, size_t *i, int *has_nul,
-    int *bad)
+    int *control, int *surrogate)
 {
 	size_t		 p = *i + 1;
 	unsigned	 u, lo;
@@ -44,7 +44,7 @@ jsonx_skip_string(const char *text, size_t len, size_t *i, int *has_nul,
 	*has_nul = 0;
 	while (p < len && text[p] != '"') {
 		if ((unsigned char)text[p] < 0x20)
-			*bad = 1;	/* JSON requires these escaped */
+			*control = 1;	/* JSON requires these escaped */
 		if (text[p] != '\\' || p + 1 >= len) {
 			p++;
 			continue;
@@ -58,7 +58,7 @@ jsonx_skip_string(const char *text, size_t len, size_t *i, int *has_nul,
 		if (u == 0)
 			*has_nul = 1;
 		if (u >= 0xdc00 && u <= 0xdfff)
-			*bad = 1;
+			*surrogate = 1;
 		else if (u >= 0xd800 && u <= 0xdbff) {
 			if (p + 5 < len && text[p] == '\\' &&
 			    text[p + 1] == 'u' &&
@@ -66,7 +66,7 @@ jsonx_skip_string(const char *text, size_t len, size_t *i, int *has_nul,
 			    lo >= 0xdc00 && lo <= 0xdfff)
 				p += 6;
 			else
-				*bad = 1;
+				*surrogate = 1;
 		}
 	}
 	*i = p + 1;
@@ -97,7 +97,10 @@ jsonx_scan_keys(const char *text, size_t len, int find_dup,
 {
 	struct json_object	*keys[2048];
 	size_t			 nkeys = 0, count = 0, i = 0, start, k;
-	int			 depth = 0, expect_key = 0, has_nul, surr = 0;
+	size_t			 key_start = 0, key_end = 0;
+	int			 depth = 0, expect_key = 0, has_nul;
+	int			 control = 0, surr = 0;
+	struct json_object	*key;
 
 	*bad = 0;
 	while (i < len && !*bad) {
@@ -105,16 +108,32 @@ jsonx_scan_keys(const char *text, size_t len, int find_dup,
 
 		if (c == '"') {
 			start = i;
-			jsonx_skip_string(text, len, &i, &has_nul, &surr);
-			if (surr) {
+			jsonx_skip_string(text, len, &i, &has_nul, &control,
+			    &surr);
+			if (control || (surr && (key_end == 0 || expect_key))) {
 				*bad = 1;
 				ig_err_setc(err, IG_EINPUT, "invalid_json", NULL,
 				    "a string holds a raw control character or "
 				    "a lone UTF-16 surrogate escape");
 				break;
 			}
+			if (surr) {
+				/* Valid JSON, invalid text: name the field. */
+				*bad = 1;
+				ig_err_set(err, IG_EINPUT, NULL, "the value holds "
+				    "a lone UTF-16 surrogate (not valid Unicode)");
+				if ((key = jsonx_decode_key(text, key_start,
+				    key_end)) != NULL) {
+					ig_err_field_copy(err,
+					    json_object_get_string(key));
+					json_object_put(key);
+				}
+				break;
+			}
 			if (depth != 1 || !expect_key)
 				continue;
+			key_start = start;
+			key_end = i;
 			expect_key = 0;
 			count++;
 			if (utf8_count(text + start, i - start) < 0) {
