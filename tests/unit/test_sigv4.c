@@ -42,7 +42,34 @@
  *   signature computed without it, so only the .sts and the Signature=
  *   part of the .authz can be compared.
  */
-#define SUITE_DIR	"../shared/testdata/aws-sigv4-test-suite/aws-sig-v4-test-suite"
+/*
+ * The suite is shared test data kept beside the project (never copied into
+ * it): ../shared from the repository root, or IMGGEN_SHARED_TESTDATA.
+ */
+#define SUITE_SUBDIR	"aws-sigv4-test-suite/aws-sig-v4-test-suite"
+static const char *const suite_roots[] = {
+	"../shared/testdata", "/work/shared/testdata", NULL
+};
+
+static const char *
+suite_dir(char *out, size_t outlen)
+{
+	const char	*env = getenv("IMGGEN_SHARED_TESTDATA");
+	struct stat	 st;
+	size_t		 i;
+
+	if (env && *env) {
+		snprintf(out, outlen, "%s/" SUITE_SUBDIR, env);
+		return out;
+	}
+	for (i = 0; suite_roots[i]; i++) {
+		snprintf(out, outlen, "%s/" SUITE_SUBDIR, suite_roots[i]);
+		if (stat(out, &st) == 0 && S_ISDIR(st.st_mode))
+			return out;
+	}
+	snprintf(out, outlen, "%s/" SUITE_SUBDIR, suite_roots[0]);
+	return out;
+}
 #define SUITE_MIN_CASES	31
 #define AWS_AKID	"AKIDEXAMPLE"
 #define AWS_SECRET	"wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
@@ -337,14 +364,17 @@ walk_suite(const char *dir)
 Test(sigv4, aws_test_suite)
 {
 	struct stat	 st;
+	char		 dir[1024];
 	int		 n;
 
-	cr_assert(stat(SUITE_DIR, &st) == 0 && S_ISDIR(st.st_mode),
+	suite_dir(dir, sizeof(dir));
+	cr_assert(stat(dir, &st) == 0 && S_ISDIR(st.st_mode),
 	    "AWS SigV4 test suite not found at %s (tests run from the repo "
-	    "root; the suite lives in /work/shared/testdata)", SUITE_DIR);
-	n = walk_suite(SUITE_DIR);
+	    "root; set IMGGEN_SHARED_TESTDATA to the shared testdata folder)",
+	    dir);
+	n = walk_suite(dir);
 	cr_assert_geq(n, SUITE_MIN_CASES, "only %d AWS cases found under %s",
-	    n, SUITE_DIR);
+	    n, dir);
 }
 
 /* S3 API reference, "Transferring Payload in a Single Chunk", GET. */
