@@ -29,6 +29,7 @@ ADMIN_SRC  = $(wildcard fcgi-app/admin/*.c)
 UNIT_SRC   = $(wildcard tests/unit/*.c)
 ITEST_SRC  = $(wildcard tests/integration/*.c) $(wildcard tests/lib/*.c)
 OUTAGE_SRC = $(wildcard tests/integration/outage/*.c) $(wildcard tests/lib/*.c)
+S3_SRC     = $(wildcard tests/s3/*.c)
 
 # `make V=1` shows the full command lines.
 ifeq ($(V),1)
@@ -44,6 +45,7 @@ BINS       = $(BUILD)/imggen-api $(BUILD)/imggen-worker $(BUILD)/imggen-admin
 UNIT_BIN   = $(BUILD)/test-unit
 ITEST_BIN  = $(BUILD)/test-integration
 OUTAGE_BIN = $(BUILD)/test-outage
+S3_BIN     = $(BUILD)/test-s3
 
 .DELETE_ON_ERROR:
 .PHONY: all help test unit check check-docs asan valgrind run stop clean lint
@@ -98,6 +100,10 @@ $(ITEST_BIN): $(call obj,$(ITEST_SRC)) $(LIB)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(ALL_LIBS) $(TEST_LIBS)
 
 $(OUTAGE_BIN): $(call obj,$(OUTAGE_SRC)) $(LIB)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(ALL_LIBS) $(TEST_LIBS)
+
+$(S3_BIN): $(call obj,$(S3_SRC)) $(LIB)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(ALL_LIBS) $(TEST_LIBS)
 
