@@ -1,0 +1,152 @@
+/*
+ * provider_openai: the OpenAI Images API wire format.
+ *
+ * Followed: https://platform.openai.com/docs/api-reference/images/create
+ * (and its ImagesResponse object): POST /v1/images/generations with
+ * Authorization: Bearer, {"model","prompt","n","size"}, sizes 1024x1024,
+ * 1536x1024 and 1024x1536 for gpt-image-1; the answer is data[].b64_json
+ * plus usage{input_tokens,output_tokens,total_tokens}.  GPT image models
+ * always answer in base64 and refuse response_format, so it is not sent;
+ * output_format is left at its default, png.  Errors are
+ * {"error":{"message","type","param","code"}}, safety refusals being 400
+ * with code moderation_blocked (content_policy_violation for DALL-E).
+ */
+#include "provider_http.h"
+
+#include <string.h>
+
+#include <json-c/json.h>
+
+/*
+ * Internal to the provider_http module (provider_http.c,
+ * provider_google.c, provider_openai.c).  There is no private header, so
+ * these prototypes are repeated, identically, at the top of each of the
+ * three files: change all three together.
+ */
+struct json_object	*provider_http_member(struct json_object *,
+			    const char *key, enum json_type);
+long long		 provider_http_count(struct json_object *,
+			    const char *key);
+int			 provider_http_add_image(struct provider_output *,
+			    const char *b64, size_t len, struct ig_err *);
+void			 provider_http_set_model(struct provider_output *,
+			    struct json_object *);
+int			 provider_google_build(const struct provider_info *,
+			    const struct config *,
+			    const struct provider_params *, int call,
+			    struct http_request *, struct ig_err *);
+int			 provider_google_parse(const struct provider_info *,
+			    const struct provider_params *, int call,
+			    struct json_object *, struct provider_output *,
+			    struct ig_err *);
+int			 provider_openai_build(const struct config *,
+			    const struct provider_params *,
+			    struct http_request *, struct ig_err *);
+int			 provider_openai_parse(
+			    const struct provider_params *,
+			    struct json_object *, struct provider_output *,
+			    struct ig_err *);
+
+/* The key goes in a header only, and only if it cannot end the line. */
+static int
+provider_openai_auth(const struct config *cfg, struct http_request *req,
+    struct ig_err *err)
+{
+	const char	*k = cfg->openai_api_key;
+	size_t		 i;
+
+	if (k == NULL || *k == '\0')
+		return ig_err_set(err, IG_EPERMANENT, NULL,
+		    "OPENAI_API_KEY is not set");
+	for (i = 0; k[i] != '\0'; i++)
+		if ((unsigned char)k[i] <= ' ' || (unsigned char)k[i] >= 0x7f)
+			return ig_err_set(err, IG_EPERMANENT, NULL,
+			    "OPENAI_API_KEY holds a character not allowed in "
+			    "an HTTP header");
+	if (http_request_header(req, "Authorization: Bearer %s", k) == -1 ||
+	    http_request_header(req, "Content-Type: application/json") == -1)
+		return ig_err_set(err, IG_ELIMIT, NULL,
+		    "the request headers do not fit");
+	return 0;
+}
+
+int
+provider_openai_build(const struct config *cfg,
+    const struct provider_params *pp, struct http_request *req,
+    struct ig_err *err)
+{
+	const char	*model = cfg->openai_model;
+
+	if (model == NULL || *model == '\0' || strspn(model,
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	    "-._") != strlen(model))
+		return ig_err_set(err, IG_EPERMANENT, NULL,
+		    "the openai model name is not valid");
+	buf_addf(&req->url, "%s/v1/images/generations",
+	    cfg->openai_api_base_url);
+	if (provider_openai_auth(cfg, req, err) == -1)
+		return -1;
+	buf_adds(&req->body, "{\"model\":\"");
+	buf_add_json_escaped(&req->body, model, strlen(model));
+	buf_adds(&req->body, "\",\"prompt\":\"");
+	buf_add_json_escaped(&req->body, pp->prompt, strlen(pp->prompt));
+	/* The size is the aspect's native size from provider.c's table. */
+	buf_addf(&req->body, "\",\"n\":%d,\"size\":\"%ux%u\"}", pp->count,
+	    pp->aspect->width, pp->aspect->height);
+	return 0;
+}
+
+/*
+ * data[] holds the images.  OpenAI refuses unsafe prompts with a 400
+ * rather than dropping images, but if fewer than n come back the rest are
+ * reported as filtered, never invented.
+ */
+int
+provider_openai_parse(const struct provider_params *pp,
+    struct json_object *root, struct provider_output *out, struct ig_err *err)
+{
+	struct json_object	*data, *b, *u;
+	size_t			 i, n;
+	int			 nimg = 0, taken = 0;
+	long long		 in, o, tot;
+
+	provider_http_set_model(out, provider_http_member(root, "model",
+	    json_type_string));
+	data = provider_http_member(root, "data", json_type_array);
+	if (data == NULL)
+		return ig_err_set(err, IG_ETRANSIENT, NULL,
+		    "provider returned an answer without data");
+	n = json_object_array_length(data);
+	for (i = 0; i < n; i++)
+		if (provider_http_member(json_object_array_get_idx(data, i),
+		    "b64_json", json_type_string) != NULL)
+			nimg++;
+	if (nimg > GEN_MAX_IMAGES)
+		return ig_err_set(err, IG_ETRANSIENT, NULL,
+		    "provider returned more than %d images", GEN_MAX_IMAGES);
+	for (i = 0; i < n && taken < pp->count; i++) {
+		b = provider_http_member(json_object_array_get_idx(data, i),
+		    "b64_json", json_type_string);
+		if (b == NULL)
+			continue;
+		if (provider_http_add_image(out, json_object_get_string(b),
+		    (size_t)json_object_get_string_len(b), err) == -1)
+			return -1;
+		taken++;
+	}
+	out->filtered += pp->count - taken;
+	u = provider_http_member(root, "usage", json_type_object);
+	if (u != NULL) {
+		in = provider_http_count(u, "input_tokens");
+		o = provider_http_count(u, "output_tokens");
+		tot = provider_http_count(u, "total_tokens");
+		if (in >= 0 || o >= 0 || tot >= 0) {
+			out->has_usage = 1;
+			out->input_tokens += in > 0 ? in : 0;
+			out->output_tokens += o > 0 ? o : 0;
+			out->total_tokens += tot >= 0 ? tot :
+			    (in > 0 ? in : 0) + (o > 0 ? o : 0);
+		}
+	}
+	return 0;
+}
