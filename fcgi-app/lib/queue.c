@@ -189,7 +189,7 @@ out:
 int
 queue_complete(struct db *db, const char *worker_id,
     const struct queue_job *job, const struct queue_upload *up, int n,
-    const char *ai_metadata_json, struct ig_err *err)
+    const char *ai_metadata_json, const char *tokens_json, struct ig_err *err)
 {
 	/*
 	 * Deleting the job is the fence: if the lease is no longer ours the
@@ -209,13 +209,14 @@ queue_complete(struct db *db, const char *worker_id,
 	    "  RETURNING id, idx), "
 	    "g AS (UPDATE image_generations SET status = 'completed', "
 	    "    completed_at = now(), error_code = NULL, error_message = NULL, "
+	    "    tokens = $13::jsonb, "
 	    "    ai_metadata = $12::jsonb || jsonb_build_object('imageIds', "
 	    "      (SELECT coalesce(jsonb_agg(u.id ORDER BY u.idx), '[]') FROM u)) "
 	    "  WHERE id = (SELECT id FROM gen) RETURNING id) "
 	    "SELECT (SELECT count(*) FROM j), (SELECT count(*) FROM g)";
 	struct buf	 a[8];
 	char		 id[32], attempts[16];
-	const char	*params[12];
+	const char	*params[13];
 	PGresult	*res = NULL;
 	int		 i, k, rc = -1;
 
@@ -241,7 +242,8 @@ queue_complete(struct db *db, const char *worker_id,
 		params[3 + k] = buf_cstr(&a[k]);
 	}
 	params[11] = ai_metadata_json;
-	if ((res = db_exec(db, sql, 12, params, err)) == NULL)
+	params[12] = tokens_json;
+	if ((res = db_exec(db, sql, 13, params, err)) == NULL)
 		goto out;
 	if (strcmp(PQgetvalue(res, 0, 0), "1") != 0)
 		ig_err_set(err, IG_ECONFLICT, NULL, "the job's lease was lost");

@@ -56,7 +56,8 @@ int	queue_heartbeat(struct db *, const char *worker_id, long lease_seconds,
  */
 int	queue_complete(struct db *, const char *worker_id,
 	    const struct queue_job *, const struct queue_upload *, int n,
-	    const char *ai_metadata_json, struct ig_err *)
+	    const char *ai_metadata_json, const char *tokens_json,
+	    struct ig_err *)
 	    __attribute__((warn_unused_result));
 /*
  * Hands a failed attempt back: requeued after delay_ms, or — when permanent

@@ -119,6 +119,7 @@ store_generation_json(struct db *db, const char *user_id,
 	    "     'imageId', u.id, 'imageUrl', u.public_url, 'mimeType', u.mime_type,"
 	    "     'width', u.width, 'height', u.height, 'size', u.size) ORDER BY u.idx)"
 	    "     FROM uploads u WHERE u.generation_id = g.id), '[]'::json),"
+	    " 'filtered', coalesce((g.ai_metadata->>'filtered')::int, 0),"
 	    " 'tokens', g.tokens,"
 	    " 'error', CASE WHEN g.error_code IS NULL THEN NULL ELSE"
 	    "     json_build_object('code', g.error_code, 'message', g.error_message) END,"

@@ -7,7 +7,6 @@
 #include <openssl/rand.h>
 
 #include "crypto.h"
-#include "render.h"
 
 void
 job_init(struct job *j, struct queue_job *q)
@@ -21,15 +20,29 @@ job_init(struct job *j, struct queue_job *q)
 }
 
 void
-job_release(struct job *j)
+job_release_xfers(struct job *j, CURLM *multi)
 {
 	int	 i;
 
+	for (i = 0; i < j->nxfers; i++)
+		xfer_release(multi, &j->xfers[i]);
+	j->nxfers = 0;
+}
+
+void
+job_release(struct job *j, CURLM *multi)
+{
+	int	 i;
+
+	j->abort = 1;
+	job_release_xfers(j, multi);
 	for (i = 0; i < GEN_MAX_IMAGES; i++) {
 		free(j->img[i].data);
 		free(j->img[i].key);
 		free(j->img[i].url);
 	}
+	provider_output_release(&j->out);
+	free(j->negative_prompt);
 	queue_job_release(&j->q);
 	memset(j, 0, sizeof(*j));
 }
@@ -38,6 +51,50 @@ int
 job_finished(const struct job *j)
 {
 	return j->state == JOB_DONE;
+}
+
+int
+job_all_xfers_done(const struct job *j)
+{
+	int	 i;
+
+	for (i = 0; i < j->nxfers; i++)
+		if (!j->xfers[i].done)
+			return 0;
+	return 1;
+}
+
+int
+job_runnable(const struct job *j)
+{
+	if (j->state == JOB_GENERATING_WAIT || j->state == JOB_UPLOADING_WAIT)
+		return job_all_xfers_done(j);
+	return j->state != JOB_DONE;
+}
+
+void
+job_abandon(struct job *j)
+{
+	j->abort = 1;
+	j->state = JOB_DONE;
+}
+
+void
+job_fail(struct job *j)
+{
+	j->state = JOB_FAILING;
+}
+
+void
+job_xfer_opts(const struct job_env *env, int upload, struct xfer_opts *o)
+{
+	o->connect_timeout = env->cfg->provider_connect_timeout;
+	o->total_timeout = upload ? env->cfg->storage_timeout :
+	    env->cfg->provider_timeout;
+	/* An S3 error document is small; a provider answer carries images. */
+	o->max_response = upload ? 64 * 1024 :
+	    (size_t)env->cfg->provider_max_response;
+	o->ca_file = env->cfg->ca_file;
 }
 
 long
@@ -51,16 +108,10 @@ job_backoff_ms(long base_ms, int attempt)
 		d *= 2;
 	if (d > 3600L * 1000)
 		d = 3600L * 1000;
-	/* Jitter spreads retries of jobs that failed together. */
+	/* Jitter spreads the retries of jobs that failed together. */
 	if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
 		r = 0;
 	return d - d / 4 + (long)(r % (unsigned long)(d / 2 + 1));
-}
-
-static void
-job_fail(struct job *j)
-{
-	j->state = JOB_FAILING;
 }
 
 /* The seed actually used: the client's, or one derived from the id. */
@@ -78,6 +129,7 @@ static void
 job_step_claimed(struct job *j, const struct job_env *env)
 {
 	struct json_object	*meta, *v;
+	const char		*ratio = "1:1";
 
 	if ((meta = json_tokener_parse(j->q.metadata)) == NULL) {
 		ig_err_setc(&j->err, IG_EPERMANENT, "invalid_request", NULL,
@@ -85,18 +137,31 @@ job_step_claimed(struct job *j, const struct job_env *env)
 		job_fail(j);
 		return;
 	}
-	j->count = json_object_object_get_ex(meta, "numberOfImages", &v) ?
+	j->requested = json_object_object_get_ex(meta, "numberOfImages", &v) ?
 	    json_object_get_int(v) : 1;
 	if (json_object_object_get_ex(meta, "aspectRatio", &v))
-		j->aspect = provider_aspect_find(env->provider,
-		    json_object_get_string(v),
-		    (size_t)json_object_get_string_len(v));
-	if (json_object_object_get_ex(meta, "seed", &v))
-		j->seed = (uint64_t)json_object_get_int64(v);
-	else
-		j->seed = job_default_seed(j->q.generation_id);
+		ratio = json_object_get_string(v);
+	j->params.aspect = provider_aspect_find(env->provider, ratio,
+	    strlen(ratio));
+	if (json_object_object_get_ex(meta, "seed", &v)) {
+		j->params.has_seed = 1;
+		j->params.seed = (uint64_t)json_object_get_int64(v);
+	} else
+		j->params.seed = job_default_seed(j->q.generation_id);
+	if (json_object_object_get_ex(meta, "negativePrompt", &v))
+		j->negative_prompt = strdup(json_object_get_string(v));
 	json_object_put(meta);
-	if (j->count < 1 || j->count > GEN_MAX_IMAGES || j->aspect == NULL) {
+	j->params.prompt = j->q.prompt;
+	j->params.negative_prompt = j->negative_prompt;
+	j->params.count = j->requested;
+	/*
+	 * The API validated against the provider configured then; refuse
+	 * rather than silently drop what the provider configured now lacks.
+	 */
+	if (j->requested < 1 || j->requested > env->provider->max_images ||
+	    j->params.aspect == NULL ||
+	    (j->params.has_seed && !env->provider->supports_seed) ||
+	    (j->negative_prompt && !env->provider->supports_negative_prompt)) {
 		ig_err_setc(&j->err, IG_EPERMANENT, "invalid_request", NULL,
 		    "the request cannot be served by provider %s",
 		    env->provider->name);
@@ -107,76 +172,50 @@ job_step_claimed(struct job *j, const struct job_env *env)
 	j->state = JOB_GENERATING;
 }
 
-static void
-job_step_generating(struct job *j, const struct job_env *env)
-{
-	struct job_image	*im = &j->img[j->next];
-	uint8_t			 h[CRYPTO_SHA256_LEN];
-
-	(void)env;
-	if (render_image(j->q.prompt, strlen(j->q.prompt), j->seed,
-	    (unsigned)j->next, j->aspect->width, j->aspect->height, &im->data,
-	    &im->len) == -1) {
-		ig_err_set(&j->err, IG_ETRANSIENT, NULL, "render failed");
-		job_fail(j);
-		return;
-	}
-	if (png_probe(im->data, im->len, &im->info) == -1) {
-		ig_err_set(&j->err, IG_EINTERNAL, NULL,
-		    "the provider returned an unreadable image");
-		job_fail(j);
-		return;
-	}
-	crypto_sha256(im->data, im->len, h);
-	crypto_hex(h, sizeof(h), im->sha256);
-	if (++j->next == j->count) {
-		j->next = 0;
-		j->state = JOB_UPLOADING;
-	}
-}
-
+/* The model as the provider reported it, else the one we asked for. */
 static const char *
-job_ext(const struct png_info *info)
+job_model(const struct job *j, const struct job_env *env)
 {
-	switch (info->kind) {
-	case PNG_KIND_JPEG: return "jpg";
-	case PNG_KIND_WEBP: return "webp";
-	default:	    return "png";
+	if (j->out.model[0] != '\0')
+		return j->out.model;
+	switch (env->provider->kind) {
+	case PROVIDER_IMAGEN:	return env->cfg->imagen_model;
+	case PROVIDER_GEMINI:	return env->cfg->gemini_model;
+	case PROVIDER_OPENAI:	return env->cfg->openai_model;
+	default:		return "local-procedural-1";
 	}
 }
 
 static void
-job_step_uploading(struct job *j, const struct job_env *env)
+job_ai_metadata(const struct job *j, const struct job_env *env,
+    struct buf *ai, struct buf *tokens)
 {
-	struct job_image	*im = &j->img[j->next];
-	struct buf		 key = BUF_INIT(1024), url = BUF_INIT(4096);
+	const char	*model = job_model(j, env);
 
-	storage_key(j->q.user_id, j->q.generation_id, j->next,
-	    job_ext(&im->info), &key);
-	storage_public_url(env->storage, buf_cstr(&key), &url);
-	if ((im->key = buf_take(&key, NULL)) == NULL ||
-	    (im->url = buf_take(&url, NULL)) == NULL) {
-		buf_free(&url);
-		ig_err_set(&j->err, IG_ENOMEM, NULL, "out of memory");
-		job_fail(j);
-		return;
-	}
-	struct http_request	 req;
-
-	if (storage_put_begin(env->storage, im->key, im->data, im->len,
-	    im->info.mime, &req, &j->err) != STORAGE_STORED) {
-		job_fail(j);
-		return;
-	}
-	if (++j->next == j->count)
-		j->state = JOB_RECORDING;
+	buf_adds(ai, "{\"provider\":\"");
+	buf_add_json_escaped(ai, env->provider->name,
+	    strlen(env->provider->name));
+	buf_adds(ai, "\",\"model\":\"");
+	buf_add_json_escaped(ai, model, strlen(model));
+	buf_addf(ai, "\",\"requested\":%d,\"filtered\":%d", j->requested,
+	    j->filtered);
+	if (j->params.has_seed || env->provider->kind == PROVIDER_LOCAL)
+		buf_addf(ai, ",\"seed\":%llu",
+		    (unsigned long long)j->params.seed);
+	buf_addc(ai, '}');
+	if (j->out.has_usage)
+		buf_addf(tokens, "{\"input\":%lld,\"output\":%lld,\"total\":"
+		    "%lld}", j->out.input_tokens, j->out.output_tokens,
+		    j->out.total_tokens);
+	else
+		buf_adds(tokens, "null");
 }
 
 static void
 job_step_recording(struct job *j, const struct job_env *env)
 {
 	struct queue_upload	 up[GEN_MAX_IMAGES];
-	struct buf		 ai = BUF_INIT(1024);
+	struct buf		 ai = BUF_INIT(4096), tokens = BUF_INIT(256);
 	int			 i;
 
 	for (i = 0; i < j->count; i++) {
@@ -189,25 +228,23 @@ job_step_recording(struct job *j, const struct job_env *env)
 		up[i].height = j->img[i].info.height;
 		memcpy(up[i].sha256, j->img[i].sha256, sizeof(up[i].sha256));
 	}
-	buf_addf(&ai, "{\"provider\":\"%s\",\"model\":\"local-procedural-1\","
-	    "\"seed\":%llu,\"imageCount\":%d}", env->provider->name,
-	    (unsigned long long)j->seed, j->count);
+	job_ai_metadata(j, env, &ai, &tokens);
 	if (queue_complete(env->db, env->worker_id, &j->q, up, j->count,
-	    buf_cstr(&ai), &j->err) == -1) {
-		buf_free(&ai);
+	    buf_cstr(&ai), buf_cstr(&tokens), &j->err) == -1) {
 		if (j->err.code == IG_ECONFLICT) {
 			log_warn(&j->log, "lease lost before completion; "
 			    "another worker owns the job now");
 			j->state = JOB_DONE;
-			return;
-		}
-		job_fail(j);
-		return;
+		} else
+			job_fail(j);
+	} else {
+		log_info(&j->log, "generation completed: %d image(s), %d "
+		    "filtered, attempt %d", j->count, j->filtered,
+		    j->q.attempts);
+		j->state = JOB_DONE;
 	}
 	buf_free(&ai);
-	log_info(&j->log, "generation completed: %d image(s), attempt %d",
-	    j->count, j->q.attempts);
-	j->state = JOB_DONE;
+	buf_free(&tokens);
 }
 
 static void
@@ -215,10 +252,12 @@ job_step_failing(struct job *j, const struct job_env *env)
 {
 	struct ig_err	 err = IG_ERR_INIT;
 	int		 permanent = !ig_err_retryable(&j->err), dead = 0;
-	long		 delay = job_backoff_ms(env->retry_base_ms, j->q.attempts);
+	long		 delay = job_backoff_ms(env->cfg->retry_base_ms,
+			    j->q.attempts);
 	const char	*code = permanent ? ig_err_api_code(&j->err) :
 			    "attempts_exhausted";
 
+	job_release_xfers(j, env->multi);
 	if (j->err.retry_after > 0 && j->err.retry_after * 1000 > delay)
 		delay = j->err.retry_after * 1000;
 	if (queue_fail(env->db, env->worker_id, &j->q, permanent, delay, code,
@@ -230,10 +269,7 @@ job_step_failing(struct job *j, const struct job_env *env)
 			/* The lease will expire and the rescue requeues it. */
 			log_error(&j->log, "cannot hand the job back: %s",
 			    err.msg);
-		j->state = JOB_DONE;
-		return;
-	}
-	if (dead)
+	} else if (dead)
 		log_error(&j->log, "generation failed (%s): %s", code,
 		    j->err.msg);
 	else
@@ -247,13 +283,16 @@ job_step(struct job *j, const struct job_env *env)
 {
 	static void (*const steps[JOB_STATE__MAX])(struct job *,
 	    const struct job_env *) = {
-		[JOB_CLAIMED]	 = job_step_claimed,
-		[JOB_GENERATING] = job_step_generating,
-		[JOB_UPLOADING]	 = job_step_uploading,
-		[JOB_RECORDING]	 = job_step_recording,
-		[JOB_FAILING]	 = job_step_failing,
+		[JOB_CLAIMED]		= job_step_claimed,
+		[JOB_GENERATING]	= job_step_generating,
+		[JOB_GENERATING_WAIT]	= job_step_generating_wait,
+		[JOB_UPLOADING]		= job_step_uploading,
+		[JOB_UPLOADING_WAIT]	= job_step_uploading_wait,
+		[JOB_RECORDING]		= job_step_recording,
+		[JOB_FAILING]		= job_step_failing,
 	};
 
-	if (j->state < JOB_STATE__MAX && steps[j->state] != NULL)
+	if (j->state < JOB_STATE__MAX && steps[j->state] != NULL &&
+	    job_runnable(j))
 		steps[j->state](j, env);
 }

@@ -1,14 +1,17 @@
 /*
  * job: one claimed generation job as a small state machine.
  *
- *   CLAIMED → GENERATING → UPLOADING → RECORDING → DONE
+ *   CLAIMED → GENERATING [→ GENERATING_WAIT] → UPLOADING [→ UPLOADING_WAIT]
+ *           → RECORDING → DONE,  and any failure → FAILING → DONE
  *
- * Each call to job_step() does one bounded piece of work (read the
- * parameters, render or receive one image, store one image, record the
- * result) so that one event loop can advance many jobs.  Any failure ends
- * in FAILING, which hands the job back (retry with backoff) or fails the
- * generation (permanent error or attempts exhausted).  A job whose lease
- * was lost is abandoned without writing anything.
+ * Each job_step() call does one bounded piece of work: read the parameters,
+ * render one image (local) or start the provider calls (HTTP providers),
+ * collect finished calls, store one image or start the uploads, record the
+ * result.  The _WAIT states only look at transfers that the runner's event
+ * loop drives, so one loop advances many jobs.  FAILING hands the job back
+ * (retry with backoff) or fails the generation (permanent error, attempts
+ * exhausted, or every image refused by the provider).  A job whose lease
+ * was lost is abandoned: its transfers are aborted and nothing is written.
  */
 #ifndef IG_JOB_H
 #define IG_JOB_H
@@ -16,18 +19,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <curl/curl.h>
+
+#include "config.h"
 #include "generation.h"
 #include "ig_err.h"
 #include "log.h"
 #include "png.h"
 #include "provider.h"
+#include "provider_http.h"
 #include "queue.h"
 #include "storage.h"
+#include "xfer.h"
 
 enum job_state {
 	JOB_CLAIMED = 0,
 	JOB_GENERATING,
+	JOB_GENERATING_WAIT,
 	JOB_UPLOADING,
+	JOB_UPLOADING_WAIT,
 	JOB_RECORDING,
 	JOB_FAILING,
 	JOB_DONE,
@@ -45,32 +55,54 @@ struct job_image {
 
 /* What the jobs of one worker child share. */
 struct job_env {
+	const struct config		*cfg;
 	struct db			*db;
 	struct storage			*storage;
 	const struct provider_info	*provider;
+	CURLM				*multi;
 	const char			*worker_id;
-	long				 retry_base_ms;
 };
 
 struct job {
 	struct queue_job	 q;
 	enum job_state		 state;
-	int			 count;
-	const struct provider_aspect *aspect;
-	uint64_t		 seed;
+	int			 requested;	/* numberOfImages */
+	int			 count;		/* images actually produced */
+	int			 filtered;
+	struct provider_params	 params;
+	char			*negative_prompt;
 	int			 next;
 	struct job_image	 img[GEN_MAX_IMAGES];
+	struct xfer		 xfers[GEN_MAX_IMAGES];
+	int			 nxfers;
+	struct provider_output	 out;
+	int			 abort;		/* watched by transfers */
 	struct ig_err		 err;
 	struct log_ctx		 log;
 };
 
 /* Takes ownership of q's strings. */
 void	job_init(struct job *, struct queue_job *q);
-void	job_release(struct job *);
-/* Advances the job by one step. */
+/* Aborts the job's transfers and frees everything. */
+void	job_release(struct job *, CURLM *);
 void	job_step(struct job *, const struct job_env *);
 int	job_finished(const struct job *);
+/* Whether a step would make progress now (not waiting on transfers). */
+int	job_runnable(const struct job *);
+/* Lease lost: stop at once and write nothing. */
+void	job_abandon(struct job *);
 /* Delay before retry attempt n (1-based): base * 2^(n-1), ±25 % jitter. */
 long	job_backoff_ms(long base_ms, int attempt);
+
+/* Steps, by module (job_generate.c, job_upload.c). */
+void	job_step_generating(struct job *, const struct job_env *);
+void	job_step_generating_wait(struct job *, const struct job_env *);
+void	job_step_uploading(struct job *, const struct job_env *);
+void	job_step_uploading_wait(struct job *, const struct job_env *);
+/* Shared by the step modules. */
+void	job_fail(struct job *);
+int	job_all_xfers_done(const struct job *);
+void	job_release_xfers(struct job *, CURLM *);
+void	job_xfer_opts(const struct job_env *, int upload, struct xfer_opts *);
 
 #endif

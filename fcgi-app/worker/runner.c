@@ -143,7 +143,7 @@ runner_heartbeat(struct runner *r)
 			/* Fenced out: whatever we would write is refused. */
 			log_warn(&r->jobs[slots[i]].log, "lease lost; "
 			    "abandoning the job");
-			r->jobs[slots[i]].state = JOB_DONE;
+			job_abandon(&r->jobs[slots[i]]);
 		}
 }
 
@@ -173,11 +173,11 @@ runner_step_all(struct runner *r)
 			continue;
 		job_step(&r->jobs[i], &r->env);
 		if (job_finished(&r->jobs[i])) {
-			job_release(&r->jobs[i]);
+			job_release(&r->jobs[i], r->multi);
 			r->used[i] = 0;
 			r->inflight--;
 			r->want_claim = 1;
-		} else
+		} else if (job_runnable(&r->jobs[i]))
 			busy = 1;
 	}
 	return busy;
@@ -199,7 +199,7 @@ runner_hand_back(struct runner *r)
 			    "will expire): %s", err.msg);
 		else
 			log_info(&r->jobs[i].log, "handed back at shutdown");
-		job_release(&r->jobs[i]);
+		job_release(&r->jobs[i], r->multi);
 		r->used[i] = 0;
 		r->inflight--;
 	}
@@ -210,7 +210,7 @@ runner_wait(struct runner *r, double until)
 {
 	struct curl_waitfd	 fd;
 	double			 t = now_s();
-	int			 ms, nfds = 0;
+	int			 ms, nfds = 0, running;
 
 	ms = until > t ? (int)((until - t) * 1000) + 1 : 0;
 	if (db_socket(r->env.db) >= 0) {
@@ -220,6 +220,8 @@ runner_wait(struct runner *r, double until)
 		nfds = 1;
 	}
 	curl_multi_poll(r->multi, nfds ? &fd : NULL, (unsigned)nfds, ms, NULL);
+	curl_multi_perform(r->multi, &running);
+	xfer_collect(r->multi);
 	if (db_notifications(r->env.db) > 0)
 		r->want_claim = 1;
 }
@@ -288,12 +290,13 @@ runner_main(const struct config *cfg, int idx)
 
 	r.cfg = cfg;
 	runner_make_id(&r, idx);
+	r.env.cfg = cfg;
 	r.env.worker_id = r.worker_id;
 	r.env.provider = provider_find(cfg->provider);
-	r.env.retry_base_ms = cfg->retry_base_ms;
 	r.jobs = calloc((size_t)cfg->worker_concurrency, sizeof(*r.jobs));
 	r.used = calloc((size_t)cfg->worker_concurrency, sizeof(*r.used));
 	r.multi = curl_multi_init();
+	r.env.multi = r.multi;
 	r.env.db = db_new(cfg->database_url, cfg->db_connect_timeout,
 	    "imggen-worker");
 	if (r.jobs == NULL || r.used == NULL || r.multi == NULL ||
