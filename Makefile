@@ -30,6 +30,7 @@ UNIT_SRC   = $(wildcard tests/unit/*.c)
 ITEST_SRC  = $(wildcard tests/integration/*.c) $(wildcard tests/lib/*.c)
 OUTAGE_SRC = $(wildcard tests/integration/outage/*.c) $(wildcard tests/lib/*.c)
 S3_SRC     = $(wildcard tests/s3/*.c)
+PROV_SRC   = $(wildcard tests/providers/*.c) $(wildcard tests/lib/*.c)
 
 # `make V=1` shows the full command lines.
 ifeq ($(V),1)
@@ -46,6 +47,7 @@ UNIT_BIN   = $(BUILD)/test-unit
 ITEST_BIN  = $(BUILD)/test-integration
 OUTAGE_BIN = $(BUILD)/test-outage
 S3_BIN     = $(BUILD)/test-s3
+PROV_BIN   = $(BUILD)/test-providers
 
 .DELETE_ON_ERROR:
 .PHONY: all help test unit check check-docs asan valgrind run stop clean lint
@@ -107,12 +109,17 @@ $(S3_BIN): $(call obj,$(S3_SRC)) $(LIB)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(ALL_LIBS) $(TEST_LIBS)
 
+$(PROV_BIN): $(call obj,$(PROV_SRC)) $(LIB)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(ALL_LIBS) $(TEST_LIBS)
+
 unit: $(UNIT_BIN)
 	$(UNIT_BIN) $(CRITERION_ARGS)
 
-test: all $(UNIT_BIN) $(ITEST_BIN) $(OUTAGE_BIN)
+test: all $(UNIT_BIN) $(ITEST_BIN) $(OUTAGE_BIN) $(S3_BIN) $(PROV_BIN)
 	$(UNIT_BIN) $(CRITERION_ARGS)
 	bash scripts/test-integration.sh $(BUILD) $(ITEST_BIN) $(OUTAGE_BIN)
+	bash scripts/test-providers.sh $(BUILD) $(S3_BIN) $(PROV_BIN)
 
 # Sanitizer runs fail on reports in the log files, not on exit statuses.
 SAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all

@@ -1055,3 +1055,15 @@ itest_wait_completed(const struct itest_user *user, const char *id,
 	}
 	return w.last;
 }
+
+struct json_object *
+itest_wait_terminal(const struct itest_user *user, const char *id,
+    long timeout_ms)
+{
+	struct wait_gen w = { user, id, NULL };
+	char what[128];
+
+	snprintf(what, sizeof what, "generation %s to finish", id);
+	itest_wait_until(generation_terminal, &w, timeout_ms, what);
+	return w.last;
+}

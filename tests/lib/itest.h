@@ -259,4 +259,11 @@ struct json_object *itest_get_generation(const struct itest_user *user,
 struct json_object *itest_wait_completed(const struct itest_user *user,
     const char *id, long timeout_ms);
 
+/*
+ * Waits (TIMEOUT_MS) until generation ID reaches any terminal status and
+ * returns the last GET body (caller json_object_put()s).
+ */
+struct json_object *itest_wait_terminal(const struct itest_user *user,
+    const char *id, long timeout_ms);
+
 #endif /* IMGGEN_ITEST_H */

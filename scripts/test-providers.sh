@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# test-providers.sh — the HTTP providers and s3 storage, end to end.
+#
+#   scripts/test-providers.sh BIN_DIR S3_TEST_BIN PROVIDERS_TEST_BIN
+#
+# Starts a signature-checking S3 server (scripts/s3rver.sh) and runs S3_TEST_BIN against it; starts
+# the provider stand-in (tests/standins/providers.js); then, for each of imagen, gemini and
+# openai, configures one private stack (scripts/stack.sh) with that provider and s3 storage and runs
+# PROVIDERS_TEST_BIN with IMGGEN_TEST_PROVIDER set.  Everything is torn down on exit; on failure the
+# directory is kept and the logs' tails are printed.
+set -euo pipefail
+
+PROG=test-providers.sh
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+STACK=$REPO/scripts/stack.sh
+S3RVER=$REPO/scripts/s3rver.sh
+
+log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
+die() { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }
+
+DIR=""
+STANDIN_PID=""
+FAILED=0
+
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	[[ $rc -ne 0 ]] && FAILED=1
+	if [[ -n $DIR ]]; then
+		"$STACK" down "$DIR/stack" >/dev/null 2>&1 || log "warning: stack.sh down failed"
+		"$S3RVER" stop "$DIR" >/dev/null 2>&1 || true
+		if [[ -n $STANDIN_PID ]]; then
+			kill -TERM "$STANDIN_PID" 2>/dev/null || true
+			wait "$STANDIN_PID" 2>/dev/null || true
+		fi
+		if [[ $FAILED -eq 0 && ${IMGGEN_KEEP_STACK:-0} != 1 ]]; then
+			rm -rf "$DIR"
+		else
+			for f in "$DIR"/stack/log/worker.log "$DIR"/stack/log/api.log "$DIR"/standin.log "$DIR"/s3rver.log; do
+				[[ -s $f ]] || continue
+				log "---- last 30 lines of $f ----"
+				tail -n 30 "$f" >&2
+			done
+			log "directory kept for inspection: $DIR"
+		fi
+	fi
+	[[ $FAILED -ne 0 && $rc -eq 0 ]] && rc=1
+	exit "$rc"
+}
+
+# Waits (with a deadline) for the stand-in to print its port.
+start_standin() {
+	node "$REPO/tests/standins/providers.js" 0 >"$DIR/standin.log" 2>&1 &
+	STANDIN_PID=$!
+	local deadline=$((SECONDS + 20)) port=""
+	while ((SECONDS < deadline)); do
+		port=$(sed -n 's/^listening \([0-9]*\)$/\1/p' "$DIR/standin.log" | head -n 1)
+		[[ -n $port ]] && break
+		kill -0 "$STANDIN_PID" 2>/dev/null || die "the provider stand-in exited: $(cat "$DIR/standin.log")"
+		sleep 0.1
+	done
+	[[ -n $port ]] || die "the provider stand-in did not start within 20 s"
+	printf '%s\n' "$port"
+}
+
+write_local_env() {
+	local provider=$1 port=$2
+	{
+		echo "IMGGEN_PROVIDER=$provider"
+		echo "GEMINI_API_KEY=test-gemini-key"
+		echo "OPENAI_API_KEY=test-openai-key"
+		echo "GOOGLE_API_BASE_URL=http://127.0.0.1:$port"
+		echo "OPENAI_API_BASE_URL=http://127.0.0.1:$port"
+		echo "IMGGEN_STORAGE=s3"
+		grep -E '^(S3_ENDPOINT|S3_BUCKET|S3_ACCESS_KEY_ID|S3_SECRET_ACCESS_KEY|S3_REGION|S3_FORCE_PATH_STYLE|PUBLIC_BASE_URL)=' "$DIR/s3.env"
+		# Small limits so that retries, timeouts and exhaustion happen within the test's time.
+		echo "IMGGEN_MAX_ATTEMPTS=3"
+		echo "IMGGEN_RETRY_BASE_MS=200"
+		echo "IMGGEN_PROVIDER_TIMEOUT=5"
+		echo "IMGGEN_STORAGE_TIMEOUT=5"
+		echo "IMGGEN_POLL_INTERVAL_MS=500"
+	} >"$DIR/stack/imggen.local.env"
+}
+
+main() {
+	[[ $# -eq 3 ]] || die "usage: $PROG BIN_DIR S3_TEST_BIN PROVIDERS_TEST_BIN"
+	local bin_dir s3_test prov_test provider port rc
+	bin_dir=$(realpath -- "$1")
+	s3_test=$(realpath -- "$2")
+	prov_test=$(realpath -- "$3")
+	command -v node >/dev/null || die "node is required for the S3 and provider stand-ins"
+
+	trap cleanup EXIT
+	trap 'exit 130' INT TERM
+	DIR=$(mktemp -d "${TMPDIR:-/tmp}/imggen-pt.XXXXXX")
+	chmod 0755 "$DIR"
+	mkdir -p "$DIR/stack"
+	chmod 0755 "$DIR/stack"
+
+	log "starting the S3 test server"
+	"$S3RVER" start "$DIR" >&2
+	log "==== $s3_test ===="
+	(set -a && . "$DIR/s3.env" && set +a && cd "$REPO" && timeout 600 "$s3_test") || FAILED=1
+
+	port=$(start_standin)
+	log "provider stand-in on port $port"
+	export IMGGEN_STANDIN_URL="http://127.0.0.1:$port"
+	for provider in imagen gemini openai; do
+		write_local_env "$provider" "$port"
+		"$STACK" up "$DIR/stack" --bin "$bin_dir" --responders 2 --no-fsync >&2 ||
+			die "the $provider stack did not start"
+		log "==== $prov_test ($provider) ===="
+		rc=0
+		(set -a && . "$DIR/stack/stack.env" && set +a && cd "$REPO" &&
+			IMGGEN_TEST_PROVIDER=$provider S3_PUBLIC_BASE_URL=$(sed -n 's/^PUBLIC_BASE_URL=//p' "$DIR/s3.env") \
+			timeout 900 "$prov_test" </dev/null) || rc=$?
+		if [[ $rc -eq 0 ]]; then log "PASS $provider"; else log "FAIL $provider (exit $rc)"; FAILED=1; fi
+	done
+	[[ $FAILED -eq 0 ]] || return 1
+}
+
+main "$@"
