@@ -28,6 +28,21 @@ missing_packages() {
     done
 }
 
+# The S3 and provider stand-ins of the tests run on Node.js (20 or newer; the base image has it).
+ensure_node() {
+    if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+        return 0
+    fi
+    if [[ $(id -u) -ne 0 ]]; then
+        log "node and npm are needed by the tests' stand-in servers: install nodejs and npm"
+        exit 1
+    fi
+    log "installing: nodejs npm"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+}
+
 main() {
     command -v dpkg-query >/dev/null 2>&1 || {
         log "dpkg-query not found: this script supports Debian/Ubuntu only. Install the equivalents of: ${PACKAGES[*]}"
@@ -37,6 +52,7 @@ main() {
     mapfile -t missing < <(missing_packages)
     if [[ ${#missing[@]} -eq 0 ]]; then
         log "all ${#PACKAGES[@]} packages are installed"
+        ensure_node
         return 0
     fi
     if [[ $(id -u) -ne 0 ]]; then
@@ -53,6 +69,7 @@ main() {
         log "still missing after apt-get install: ${missing[*]}"
         exit 1
     fi
+    ensure_node
     log "done"
 }
 
