@@ -155,4 +155,7 @@ check: lint check-docs test
 clean:
 	rm -rf build
 
+# Larger target groups live in their own files (fuzzing, install, packaging, benchmarks).
+-include $(sort $(wildcard mk/*.mk))
+
 -include $(shell find build -name '*.d' 2>/dev/null)
