@@ -143,18 +143,55 @@ cmd_queue_stats(struct admin *a, int argc, char **argv)
 	return 0;
 }
 
+/*
+ * For cron: requeue jobs whose worker vanished, prune what retention
+ * allows, and print the queue's health.
+ */
 static int
 cmd_maintenance(struct admin *a, int argc, char **argv)
 {
 	struct ig_err	 err = IG_ERR_INIT;
-	long		 rescued;
+	long		 rescued, jobs, gens;
 
 	(void)argc;
 	(void)argv;
 	if (queue_rescue(a->db, &rescued, &err) == -1)
 		return fail(&err);
 	printf("rescued %ld job(s) with expired leases\n", rescued);
+	if (queue_prune(a->db, a->cfg.dead_job_retention_days,
+	    a->cfg.generation_retention_days, &jobs, &gens, &err) == -1)
+		return fail(&err);
+	printf("pruned %ld dead job(s) and %ld finished generation(s)\n",
+	    jobs, gens);
 	return cmd_queue_stats(a, 0, NULL);
+}
+
+static int
+cmd_requeue(struct admin *a, int argc, char **argv)
+{
+	struct ig_err	 err = IG_ERR_INIT;
+	long long	 id = 0;
+	long		 n;
+	char		*end;
+
+	(void)argc;
+	if (strcmp(argv[0], "--all-dead") != 0) {
+		id = strtoll(argv[0], &end, 10);
+		if (*argv[0] == '\0' || *end != '\0' || id <= 0) {
+			fprintf(stderr, "usage: imggen-admin requeue JOB_ID | "
+			    "--all-dead\n");
+			return 2;
+		}
+	}
+	if (queue_requeue_dead(a->db, id, &n, &err) == -1)
+		return fail(&err);
+	printf("requeued %ld dead job(s)\n", n);
+	if (id > 0 && n == 0) {
+		fprintf(stderr, "imggen-admin: job %lld is not a dead job of a "
+		    "failed generation\n", id);
+		return 1;
+	}
+	return 0;
 }
 
 static const struct command commands[] = {
@@ -165,8 +202,10 @@ static const struct command commands[] = {
 	{ "token revoke", 1, 1, "token revoke TOKEN_ID | token revoke - "
 	    "(secret on stdin)", cmd_token_revoke },
 	{ "queue stats", 0, 0, "queue stats", cmd_queue_stats },
-	{ "maintenance", 0, 0, "maintenance  (rescue expired leases, report "
-	    "queue health; for cron)", cmd_maintenance },
+	{ "maintenance", 0, 0, "maintenance  (rescue expired leases, prune "
+	    "per retention, report queue health; for cron)", cmd_maintenance },
+	{ "requeue", 1, 1, "requeue JOB_ID | requeue --all-dead  (retry dead "
+	    "jobs with fresh attempts)", cmd_requeue },
 };
 
 static void

@@ -105,6 +105,13 @@ static const struct cfg_row cfg_rows[] = {
 	{ "IMGGEN_SHUTDOWN_GRACE_SECONDS", CFG_LONG,
 	    OFF(shutdown_grace_seconds), "30", 1, 3600, 0, NULL,
 	    "on SIGTERM, time to finish in-flight jobs before handing back" },
+	{ "IMGGEN_DEAD_JOB_RETENTION_DAYS", CFG_LONG,
+	    OFF(dead_job_retention_days), "30", 1, 3650, 0, NULL,
+	    "maintenance deletes dead jobs older than this" },
+	{ "IMGGEN_GENERATION_RETENTION_DAYS", CFG_LONG,
+	    OFF(generation_retention_days), "0", 0, 36500, 0, NULL,
+	    "maintenance deletes finished generations older than this; 0 = "
+	    "keep them" },
 	{ "GEMINI_API_KEY", CFG_STR, OFF(google_api_key), "", 0, 0, CFG_SECRET,
 	    NULL, "Google Generative Language API key (imagen, gemini)" },
 	{ "GOOGLE_API_BASE_URL", CFG_STR, OFF(google_api_base_url),

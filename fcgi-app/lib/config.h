@@ -38,6 +38,8 @@ struct config {
 	long	 poll_interval_ms;
 	long	 retry_base_ms;
 	long	 shutdown_grace_seconds;
+	long	 dead_job_retention_days;
+	long	 generation_retention_days;
 	/* HTTP providers */
 	char	*google_api_key;
 	char	*google_api_base_url;

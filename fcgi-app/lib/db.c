@@ -226,7 +226,8 @@ db_socket(const struct db *db)
 }
 
 int
-db_notifications(struct db *db)
+db_notifications(struct db *db, void (*fn)(void *, const char *,
+    const char *), void *arg)
 {
 	PGnotify	*n;
 	int		 count = 0;
@@ -240,6 +241,8 @@ db_notifications(struct db *db)
 	}
 	while ((n = PQnotifies(db->conn)) != NULL) {
 		count++;
+		if (fn)
+			fn(arg, n->relname, n->extra ? n->extra : "");
 		PQfreemem(n);
 	}
 	return count;

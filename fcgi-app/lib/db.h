@@ -48,8 +48,12 @@ int		 db_command(struct db *, const char *sql, struct ig_err *)
 		    __attribute__((warn_unused_result));
 /* The connection's socket for poll(), -1 when disconnected. */
 int		 db_socket(const struct db *);
-/* Reads pending input; returns how many notifications arrived. */
-int		 db_notifications(struct db *);
+/*
+ * Reads pending input and calls fn(arg, channel, payload) for each
+ * notification; returns how many arrived.
+ */
+int		 db_notifications(struct db *, void (*fn)(void *, const char *,
+		    const char *), void *arg);
 /* Highest applied migration, or -1 with err. */
 int		 db_schema_version(struct db *, struct ig_err *);
 

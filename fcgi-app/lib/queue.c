@@ -144,9 +144,13 @@ queue_heartbeat(struct db *db, const char *worker_id, long lease_seconds,
     const struct queue_job *const *jobs, int n, int *held, struct ig_err *err)
 {
 	static const char sql[] =
-	    "UPDATE jobs SET locked_until = now() + $2::int * interval '1 second' "
-	    "WHERE state = 'running' AND locked_by = $1 AND (id, attempts) IN "
-	    "  (SELECT * FROM unnest($3::bigint[], $4::int[])) RETURNING id";
+	    "WITH h AS (UPDATE jobs SET locked_until = now() + $2::int * "
+	    "    interval '1 second' "
+	    "  WHERE state = 'running' AND locked_by = $1 AND (id, attempts) IN "
+	    "    (SELECT * FROM unnest($3::bigint[], $4::int[])) "
+	    "  RETURNING id, generation_id) "
+	    "SELECT h.id, g.status = 'canceled' FROM h "
+	    "LEFT JOIN image_generations g ON g.id = h.generation_id";
 	struct buf	 ids = BUF_INIT(1024 * 1024), att = BUF_INIT(1024 * 1024);
 	char		 lease[24];
 	const char	*params[4];
@@ -176,7 +180,7 @@ queue_heartbeat(struct db *db, const char *worker_id, long lease_seconds,
 		id = strtoll(PQgetvalue(res, k, 0), NULL, 10);
 		for (i = 0; i < n; i++)
 			if (jobs[i]->id == id)
-				held[i] = 1;
+				held[i] = PQgetvalue(res, k, 1)[0] == 't' ? 2 : 1;
 	}
 	rc = 0;
 out:
@@ -247,6 +251,9 @@ queue_complete(struct db *db, const char *worker_id,
 		goto out;
 	if (strcmp(PQgetvalue(res, 0, 0), "1") != 0)
 		ig_err_set(err, IG_ECONFLICT, NULL, "the job's lease was lost");
+	else if (strcmp(PQgetvalue(res, 0, 1), "1") != 0)
+		ig_err_set(err, IG_ECONFLICT, NULL, "the generation was canceled "
+		    "meanwhile; nothing recorded");
 	else
 		rc = 0;
 out:
@@ -335,6 +342,68 @@ queue_drop(struct db *db, const char *worker_id, const struct queue_job *job,
 	    "attempts = $2 AND locked_by = $3 AND state = 'running'", 3,
 	    params, err)) == NULL)
 		return -1;
+	PQclear(res);
+	return 0;
+}
+
+int
+queue_requeue_dead(struct db *db, long long job_id, long *requeued,
+    struct ig_err *err)
+{
+	static const char sql[] =
+	    "WITH j AS (UPDATE jobs SET state = 'queued', attempts = 0, "
+	    "    run_at = now(), last_error = NULL "
+	    "  WHERE state = 'dead' AND ($1::bigint = 0 OR id = $1::bigint) "
+	    "    AND generation_id IN (SELECT id FROM image_generations "
+	    "      WHERE status = 'failed') "
+	    "  RETURNING generation_id), "
+	    "g AS (UPDATE image_generations ig SET status = 'queued', "
+	    "    error_code = NULL, error_message = NULL, completed_at = NULL "
+	    "  FROM j WHERE ig.id = j.generation_id) "
+	    "SELECT count(*), pg_notify('imggen_jobs', '') FROM j";
+	char		 id[32];
+	const char	*params[1] = { id };
+	PGresult	*res;
+
+	snprintf(id, sizeof(id), "%lld", job_id);
+	if ((res = db_exec(db, sql, 1, params, err)) == NULL)
+		return -1;
+	*requeued = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return 0;
+}
+
+int
+queue_prune(struct db *db, long dead_days, long generation_days, long *jobs,
+    long *generations, struct ig_err *err)
+{
+	static const char sql_jobs[] =
+	    "WITH d AS (DELETE FROM jobs WHERE state = 'dead' "
+	    "  AND created_at < now() - $1::int * interval '1 day' RETURNING 1) "
+	    "SELECT count(*) FROM d";
+	/* A generation with a live job is never finished: no join needed. */
+	static const char sql_gens[] =
+	    "WITH d AS (DELETE FROM image_generations WHERE completed_at IS NOT "
+	    "  NULL AND completed_at < now() - $1::int * interval '1 day' "
+	    "  AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.generation_id = "
+	    "    image_generations.id AND j.state <> 'dead') RETURNING 1) "
+	    "SELECT count(*) FROM d";
+	char		 days[24];
+	const char	*params[1] = { days };
+	PGresult	*res;
+
+	*jobs = *generations = 0;
+	snprintf(days, sizeof(days), "%ld", dead_days);
+	if ((res = db_exec(db, sql_jobs, 1, params, err)) == NULL)
+		return -1;
+	*jobs = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	if (generation_days <= 0)
+		return 0;
+	snprintf(days, sizeof(days), "%ld", generation_days);
+	if ((res = db_exec(db, sql_gens, 1, params, err)) == NULL)
+		return -1;
+	*generations = strtol(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
 	return 0;
 }

@@ -44,15 +44,17 @@ int	queue_claim(struct db *, const char *worker_id, long lease_seconds,
 void	queue_jobs_free(struct queue_job *, int n);
 void	queue_job_release(struct queue_job *);
 /*
- * Extends the leases of the given jobs in one statement; held[i] is set to
- * whether job i is still ours.
+ * Extends the leases of the given jobs in one statement.  held[i] is set to
+ * 0 (lease lost), 1 (still ours) or 2 (still ours, but the client canceled
+ * the generation).
  */
 int	queue_heartbeat(struct db *, const char *worker_id, long lease_seconds,
 	    const struct queue_job *const *jobs, int n, int *held,
 	    struct ig_err *) __attribute__((warn_unused_result));
 /*
  * Records the uploads, completes the generation and deletes the job, in one
- * statement.  IG_ECONFLICT when the lease was lost.
+ * statement.  IG_ECONFLICT when the lease was lost or the generation was
+ * canceled meanwhile (then nothing is recorded and the job is deleted).
  */
 int	queue_complete(struct db *, const char *worker_id,
 	    const struct queue_job *, const struct queue_upload *, int n,
@@ -74,6 +76,19 @@ int	queue_release(struct db *, const char *worker_id,
 /* Deletes a claimed job whose generation is already terminal. */
 int	queue_drop(struct db *, const char *worker_id, const struct queue_job *,
 	    struct ig_err *) __attribute__((warn_unused_result));
+/*
+ * Puts dead jobs back in the queue with fresh attempts (all of them, or
+ * the one with id job_id when > 0); their generations become queued again.
+ */
+int	queue_requeue_dead(struct db *, long long job_id, long *requeued,
+	    struct ig_err *) __attribute__((warn_unused_result));
+/*
+ * Deletes dead jobs older than dead_days and, when generation_days > 0,
+ * finished generations (with their uploads rows) older than that.
+ */
+int	queue_prune(struct db *, long dead_days, long generation_days,
+	    long *jobs, long *generations, struct ig_err *)
+	    __attribute__((warn_unused_result));
 /* Requeues (or kills, when out of attempts) jobs whose lease expired. */
 int	queue_rescue(struct db *, long *rescued, struct ig_err *)
 	    __attribute__((warn_unused_result));

@@ -146,6 +146,44 @@ store_generation_json(struct db *db, const char *user_id,
 }
 
 int
+store_cancel_generation(struct db *db, const char *user_id,
+    const char *generation_id, struct buf *out, struct ig_err *err)
+{
+	/*
+	 * One statement: the status change, the job deletion (a running job
+	 * is the worker's to drop) and the notification commit together.
+	 */
+	static const char sql[] =
+	    "WITH g AS (SELECT id, status FROM image_generations "
+	    "    WHERE id = $1 AND user_id = $2 FOR UPDATE), "
+	    "c AS (UPDATE image_generations ig SET status = 'canceled', "
+	    "    completed_at = now() FROM g "
+	    "  WHERE ig.id = g.id AND g.status IN ('queued', 'processing') "
+	    "  RETURNING ig.id), "
+	    "d AS (DELETE FROM jobs WHERE generation_id IN (SELECT id FROM c) "
+	    "    AND state <> 'running') "
+	    "SELECT g.status, (SELECT count(pg_notify('imggen_cancel', "
+	    "    id::text)) FROM c) FROM g";
+	const char	*params[2] = { generation_id, user_id };
+	PGresult	*res;
+	char		 status[32];
+
+	if ((res = db_exec(db, sql, 2, params, err)) == NULL)
+		return -1;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return ig_err_set(err, IG_ENOTFOUND, NULL, "no such generation");
+	}
+	snprintf(status, sizeof(status), "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (strcmp(status, "completed") == 0 || strcmp(status, "failed") == 0)
+		return ig_err_setc(err, IG_ECONFLICT, "already_finished", NULL,
+		    "the generation already finished (%s) and cannot be "
+		    "canceled", status);
+	return store_generation_json(db, user_id, generation_id, out, err);
+}
+
+int
 store_ping(struct db *db, struct ig_err *err)
 {
 	PGresult	*res;

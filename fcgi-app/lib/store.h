@@ -39,6 +39,16 @@ int	store_create_generation(struct db *, const char *user_id,
 int	store_generation_json(struct db *, const char *user_id,
 	    const char *generation_id, struct buf *out, struct ig_err *)
 	    __attribute__((warn_unused_result));
+/*
+ * Cancels one of the user's generations: a queued one at once (its job is
+ * deleted), a processing one is marked canceled and its worker told
+ * (NOTIFY imggen_cancel) to abandon it.  Canceling a canceled generation is
+ * a no-op; a completed or failed one is IG_ECONFLICT.  Appends the status
+ * document afterwards.
+ */
+int	store_cancel_generation(struct db *, const char *user_id,
+	    const char *generation_id, struct buf *out, struct ig_err *)
+	    __attribute__((warn_unused_result));
 int	store_ping(struct db *, struct ig_err *)
 	    __attribute__((warn_unused_result));
 

@@ -67,6 +67,8 @@ int	h_generate(struct api_ctx *, const struct api_req *, struct api_resp *,
 	    struct ig_err *);
 int	h_queue_get(struct api_ctx *, const struct api_req *,
 	    struct api_resp *, struct ig_err *);
+int	h_queue_cancel(struct api_ctx *, const struct api_req *,
+	    struct api_resp *, struct ig_err *);
 int	h_health(struct api_ctx *, const struct api_req *, struct api_resp *,
 	    struct ig_err *);
 

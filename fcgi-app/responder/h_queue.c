@@ -22,18 +22,41 @@ uuid_wellformed(const char *s)
 	return 1;
 }
 
+/* Authenticates and checks the :generationId segment. */
+static int
+queue_preamble(struct api_ctx *ctx, const struct api_req *req,
+    char user_id[40], struct ig_err *err)
+{
+	if (api_authenticate(ctx, req, user_id, err) == -1)
+		return -1;
+	if (!uuid_wellformed(req->param))
+		return ig_err_set(err, IG_EINPUT, "generationId",
+		    "generationId must be a uuid");
+	return 0;
+}
+
 int
 h_queue_get(struct api_ctx *ctx, const struct api_req *req,
     struct api_resp *resp, struct ig_err *err)
 {
 	char	 user_id[40];
 
-	if (api_authenticate(ctx, req, user_id, err) == -1)
+	if (queue_preamble(ctx, req, user_id, err) == -1 ||
+	    store_generation_json(ctx->db, user_id, req->param, &resp->body,
+	    err) == -1)
 		return -1;
-	if (!uuid_wellformed(req->param))
-		return ig_err_set(err, IG_EINPUT, "generationId",
-		    "generationId must be a uuid");
-	if (store_generation_json(ctx->db, user_id, req->param, &resp->body,
+	resp->status = 200;
+	return 0;
+}
+
+int
+h_queue_cancel(struct api_ctx *ctx, const struct api_req *req,
+    struct api_resp *resp, struct ig_err *err)
+{
+	char	 user_id[40];
+
+	if (queue_preamble(ctx, req, user_id, err) == -1 ||
+	    store_cancel_generation(ctx->db, user_id, req->param, &resp->body,
 	    err) == -1)
 		return -1;
 	resp->status = 200;

@@ -7,7 +7,8 @@ enum route_auth { ROUTE_PUBLIC, ROUTE_BEARER };
 struct route {
 	const char	*method;
 	const char	*prefix;	/* path, or prefix when has_param */
-	int		 has_param;	/* one trailing :param segment */
+	int		 has_param;	/* one :param segment after prefix … */
+	const char	*suffix;	/* … followed by this ("" for none) */
 	enum route_auth	 auth;
 	int		(*handler)(struct api_ctx *, const struct api_req *,
 			    struct api_resp *, struct ig_err *);
@@ -18,9 +19,11 @@ struct route {
  * 405 listing the methods that do exist for it.
  */
 static const struct route routes[] = {
-	{ "POST", API_PREFIX "/text-to-image", 0, ROUTE_BEARER, h_generate },
-	{ "GET",  API_PREFIX "/queue/", 1, ROUTE_BEARER, h_queue_get },
-	{ "GET",  API_PREFIX "/health", 0, ROUTE_PUBLIC, h_health },
+	{ "POST", API_PREFIX "/text-to-image", 0, "", ROUTE_BEARER, h_generate },
+	{ "GET",  API_PREFIX "/queue/", 1, "", ROUTE_BEARER, h_queue_get },
+	{ "POST", API_PREFIX "/queue/", 1, "/cancel", ROUTE_BEARER,
+	    h_queue_cancel },
+	{ "GET",  API_PREFIX "/health", 0, "", ROUTE_PUBLIC, h_health },
 };
 
 #define NROUTES	(sizeof(routes) / sizeof(routes[0]))
@@ -30,19 +33,21 @@ static int
 route_match(const struct route *r, const char *path, char *param,
     size_t paramlen)
 {
-	size_t	 plen = strlen(r->prefix);
-	const char *seg;
+	size_t		 plen = strlen(r->prefix), seglen;
+	const char	*seg, *end;
 
 	if (!r->has_param)
 		return strcmp(path, r->prefix) == 0;
 	if (strncmp(path, r->prefix, plen) != 0)
 		return 0;
 	seg = path + plen;
-	if (*seg == '\0' || strchr(seg, '/') != NULL)
+	end = strchr(seg, '/');
+	seglen = end ? (size_t)(end - seg) : strlen(seg);
+	if (seglen == 0 || strcmp(seg + seglen, r->suffix) != 0)
 		return 0;
 	/* Overlong segments are kept truncated: they fail validation anyway. */
-	strncpy(param, seg, paramlen - 1);
-	param[paramlen - 1] = '\0';
+	snprintf(param, paramlen, "%.*s", (int)(seglen < paramlen ? seglen :
+	    paramlen - 1), seg);
 	return 1;
 }
 

@@ -232,8 +232,7 @@ job_step_recording(struct job *j, const struct job_env *env)
 	if (queue_complete(env->db, env->worker_id, &j->q, up, j->count,
 	    buf_cstr(&ai), buf_cstr(&tokens), &j->err) == -1) {
 		if (j->err.code == IG_ECONFLICT) {
-			log_warn(&j->log, "lease lost before completion; "
-			    "another worker owns the job now");
+			log_warn(&j->log, "not recorded: %s", j->err.msg);
 			j->state = JOB_DONE;
 		} else
 			job_fail(j);

@@ -72,7 +72,8 @@ runner_listen(struct runner *r)
 
 	if (r->listening && r->listen_serial == db_serial(r->env.db))
 		return;
-	if (db_command(r->env.db, "LISTEN imggen_jobs", &err) == -1)
+	if (db_command(r->env.db, "LISTEN imggen_jobs", &err) == -1 ||
+	    db_command(r->env.db, "LISTEN imggen_cancel", &err) == -1)
 		return;
 	r->listening = 1;
 	r->listen_serial = db_serial(r->env.db);
@@ -118,6 +119,40 @@ runner_claim(struct runner *r)
 		r->want_claim = 1;
 }
 
+/* The client canceled: stop the job's transfers, drop its claimed job. */
+static void
+runner_cancel_slot(struct runner *r, int slot)
+{
+	struct job	*j = &r->jobs[slot];
+	struct ig_err	 err = IG_ERR_INIT;
+
+	if (job_finished(j))
+		return;
+	log_info(&j->log, "canceled by the client; abandoning the job");
+	job_abandon(j);
+	if (queue_drop(r->env.db, r->worker_id, &j->q, &err) == -1)
+		log_warn(&j->log, "could not drop the canceled job (the rescue "
+		    "will): %s", err.msg);
+}
+
+static void
+runner_on_notify(void *arg, const char *channel, const char *payload)
+{
+	struct runner	*r = arg;
+	int		 i;
+
+	if (strcmp(channel, "imggen_jobs") == 0) {
+		r->want_claim = 1;
+		return;
+	}
+	if (strcmp(channel, "imggen_cancel") != 0)
+		return;
+	for (i = 0; i < (int)r->cfg->worker_concurrency; i++)
+		if (r->used[i] &&
+		    strcmp(r->jobs[i].q.generation_id, payload) == 0)
+			runner_cancel_slot(r, i);
+}
+
 static void
 runner_heartbeat(struct runner *r)
 {
@@ -144,7 +179,9 @@ runner_heartbeat(struct runner *r)
 			log_warn(&r->jobs[slots[i]].log, "lease lost; "
 			    "abandoning the job");
 			job_abandon(&r->jobs[slots[i]]);
-		}
+		} else if (held[i] == 2)
+			/* A cancel notification we missed. */
+			runner_cancel_slot(r, slots[i]);
 }
 
 static void
@@ -222,8 +259,7 @@ runner_wait(struct runner *r, double until)
 	curl_multi_poll(r->multi, nfds ? &fd : NULL, (unsigned)nfds, ms, NULL);
 	curl_multi_perform(r->multi, &running);
 	xfer_collect(r->multi);
-	if (db_notifications(r->env.db) > 0)
-		r->want_claim = 1;
+	db_notifications(r->env.db, runner_on_notify, r);
 }
 
 static int
