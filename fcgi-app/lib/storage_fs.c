@@ -1,12 +1,15 @@
 /* The fs storage backend (the embedded default): see storage.h. */
 #include "storage.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "failpoint.h"
 
 /* mkdir -p of every parent directory of path (path is modified, restored). */
 static int
@@ -23,6 +26,41 @@ storage_mkdirs(char *path)
 		*p = '/';
 	}
 	return 0;
+}
+
+/*
+ * A writer killed between open and rename leaves its temporary file
+ * behind; the retry (same key) removes those of earlier writers.
+ */
+static void
+storage_remove_stale(const char *path, const char *mine)
+{
+	struct buf	 dir = BUF_INIT(4096), prefix = BUF_INIT(4096);
+	struct buf	 stale = BUF_INIT(8192);
+	const char	*slash = strrchr(path, '/');
+	struct dirent	*de;
+	DIR		*d;
+
+	if (slash == NULL)
+		return;
+	buf_add(&dir, path, (size_t)(slash - path));
+	buf_addf(&prefix, "%s.tmp.", slash + 1);
+	if (buf_ok(&dir) && buf_ok(&prefix) &&
+	    (d = opendir(buf_cstr(&dir))) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			if (strncmp(de->d_name, buf_cstr(&prefix),
+			    prefix.len) != 0)
+				continue;
+			buf_reset(&stale);
+			buf_addf(&stale, "%s/%s", buf_cstr(&dir), de->d_name);
+			if (buf_ok(&stale) && strcmp(buf_cstr(&stale), mine) != 0)
+				unlink(buf_cstr(&stale));
+		}
+		closedir(d);
+	}
+	buf_free(&dir);
+	buf_free(&prefix);
+	buf_free(&stale);
 }
 
 static int
@@ -65,6 +103,8 @@ storage_fs_put(const char *root, const char *key, const void *data,
 		    strerror(errno));
 		goto out;
 	}
+	storage_remove_stale(path.data, tmp.data);
+	failpoint("mid_upload");
 	if (close(fd) == -1 || rename(tmp.data, path.data) == -1) {
 		fd = -1;
 		ig_err_set(err, IG_ETRANSIENT, NULL, "storage: %s",

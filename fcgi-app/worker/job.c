@@ -7,6 +7,7 @@
 #include <openssl/rand.h>
 
 #include "crypto.h"
+#include "failpoint.h"
 
 void
 job_init(struct job *j, struct queue_job *q)
@@ -218,6 +219,7 @@ job_step_recording(struct job *j, const struct job_env *env)
 	struct buf		 ai = BUF_INIT(4096), tokens = BUF_INIT(256);
 	int			 i;
 
+	failpoint("after_upload");
 	for (i = 0; i < j->count; i++) {
 		up[i].idx = i;
 		up[i].storage_key = j->img[i].key;

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "crypto.h"
+#include "failpoint.h"
 #include "job.h"
 #include "render.h"
 
@@ -45,6 +46,7 @@ job_render_one(struct job *j)
 		j->count = j->requested;
 		j->next = 0;
 		j->state = JOB_UPLOADING;
+		failpoint("after_generate");
 	}
 }
 
@@ -130,6 +132,7 @@ job_step_generating_wait(struct job *j, const struct job_env *env)
 	j->out.nimages = 0;
 	j->next = 0;
 	j->state = JOB_UPLOADING;
+	failpoint("after_generate");
 	return;
 fail:
 	job_release_xfers(j, env->multi);

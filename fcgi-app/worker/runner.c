@@ -11,6 +11,7 @@
 
 #include "crypto.h"
 #include "db.h"
+#include "failpoint.h"
 #include "job.h"
 #include "log.h"
 #include "migrate.h"
@@ -114,6 +115,8 @@ runner_claim(struct runner *r)
 		    r->jobs[slot].q.attempts);
 	}
 	queue_jobs_free(claimed, n);
+	if (n > 0)
+		failpoint("after_claim");
 	/* A full batch means more may be waiting. */
 	if (n == room)
 		r->want_claim = 1;
@@ -348,6 +351,9 @@ runner_main(const struct config *cfg, int idx)
 		rc = 3;
 		goto out;
 	}
+	if (failpoint_init() > 0)
+		log_warn(LOG_CTX_NONE, "IMGGEN_FAILPOINTS is set: this worker "
+		    "injects faults on purpose (tests only)");
 	log_info(LOG_CTX_NONE, "worker child %d ready as %s", idx, r.worker_id);
 	rc = runner_loop(&r);
 out:
