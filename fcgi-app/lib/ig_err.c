@@ -19,6 +19,7 @@ static const struct {
 	[IG_EMEDIA]	  = { "media",		415, "unsupported_media_type",	0 },
 	[IG_ECONFLICT]	  = { "conflict",	409, "conflict",		0 },
 	[IG_ELIMIT]	  = { "limit",		413, "payload_too_large",	0 },
+	[IG_ERATE]	  = { "rate",		429, "rate_limited",		1 },
 	[IG_ETRANSIENT]	  = { "transient",	503, "service_unavailable",	1 },
 	[IG_EPERMANENT]	  = { "permanent",	422, "unprocessable",		0 },
 	[IG_EUNAVAILABLE] = { "unavailable",	503, "service_unavailable",	1 },

@@ -22,6 +22,7 @@ enum ig_errc {
 	IG_EMEDIA,		/* unsupported content type */
 	IG_ECONFLICT,		/* unique violation, lease lost */
 	IG_ELIMIT,		/* a size limit was exceeded */
+	IG_ERATE,		/* a rate or quota limit: retry later (429) */
 	IG_ETRANSIENT,		/* retrying may work */
 	IG_EPERMANENT,		/* retrying will not work */
 	IG_EUNAVAILABLE,	/* database down: 503 */

@@ -1,6 +1,7 @@
 #include "store.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "crypto.h"
@@ -58,79 +59,205 @@ out:
 	return rc;
 }
 
+/* SHA-256 of what the request asks for, as the idempotency check sees it. */
+static void
+store_request_hash(const struct gen_request *r, const char *metadata_json,
+    char hex[2 * CRYPTO_SHA256_LEN + 1])
+{
+	struct buf	 b = BUF_INIT(BUF_MAX_REQUEST_BODY * 3);
+	uint8_t		 h[CRYPTO_SHA256_LEN];
+
+	buf_add(&b, r->prompt, r->prompt_len);
+	buf_addc(&b, '\0');
+	buf_adds(&b, metadata_json);
+	crypto_sha256(buf_cstr(&b), b.len, h);
+	crypto_hex(h, sizeof(h), hex);
+	buf_free(&b);
+}
+
+/*
+ * The earlier request under this key: 1 found (replay filled in), 0 none,
+ * -1 error (incl. the mismatch).  A key older than 24 h is released.
+ */
+static int
+store_idempotent_lookup(struct db *db, const char *user_id, const char *key,
+    const char *hash, struct store_created *out, struct ig_err *err)
+{
+	static const char sql[] =
+	    "SELECT id, imggen_iso(created_at), request_hash, "
+	    "  created_at > now() - interval '24 hours' "
+	    "FROM image_generations WHERE user_id = $1 AND idempotency_key = $2";
+	static const char release[] =
+	    "UPDATE image_generations SET idempotency_key = NULL "
+	    "WHERE user_id = $1 AND idempotency_key = $2 "
+	    "  AND created_at <= now() - interval '24 hours'";
+	const char	*params[2] = { user_id, key };
+	PGresult	*res;
+	int		 rc = 0;
+
+	if ((res = db_exec(db, sql, 2, params, err)) == NULL)
+		return -1;
+	if (PQntuples(res) == 1 && PQgetvalue(res, 0, 3)[0] == 't') {
+		if (strcmp(PQgetvalue(res, 0, 2), hash) != 0)
+			rc = ig_err_setc(err, IG_EPERMANENT, "idempotency_mismatch",
+			    NULL, "this Idempotency-Key was used for a "
+			    "different request");
+		else {
+			store_copy(out->id, sizeof(out->id), res, 0, 0);
+			store_copy(out->created_at, sizeof(out->created_at),
+			    res, 0, 1);
+			out->replayed = 1;
+			rc = 1;
+		}
+	} else if (PQntuples(res) == 1) {
+		PQclear(res);
+		if ((res = db_exec(db, release, 2, params, err)) == NULL)
+			return -1;
+	}
+	PQclear(res);
+	return rc;
+}
+
+/* Which limit refused the request, for a precise 429. */
+static int
+store_limit_error(struct db *db, const char *user_id, int images,
+    struct ig_err *err)
+{
+	static const char sql[] =
+	    "SELECT pending >= max_pending, max_pending, daily_image_quota, "
+	    "  extract(epoch FROM date_trunc('day', now() AT TIME ZONE 'UTC') "
+	    "    + interval '1 day' - (now() AT TIME ZONE 'UTC'))::bigint "
+	    "FROM users WHERE id = $1";
+	const char	*params[1] = { user_id };
+	PGresult	*res;
+	long		 until_midnight;
+
+	if ((res = db_exec(db, sql, 1, params, err)) == NULL)
+		return -1;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return ig_err_set(err, IG_EAUTH, NULL, "the user no longer "
+		    "exists");
+	}
+	if (PQgetvalue(res, 0, 0)[0] == 't') {
+		ig_err_setc(err, IG_ERATE, "rate_limited", NULL, "too many "
+		    "pending generations (at most %s queued or processing)",
+		    PQgetvalue(res, 0, 1));
+		err->retry_after = 5;
+	} else {
+		until_midnight = strtol(PQgetvalue(res, 0, 3), NULL, 10);
+		ig_err_setc(err, IG_ERATE, "quota_exceeded", NULL, "the daily "
+		    "image quota (%s per UTC day) does not allow %d more",
+		    PQgetvalue(res, 0, 2), images);
+		err->retry_after = until_midnight > 0 ? until_midnight : 1;
+	}
+	PQclear(res);
+	return -1;
+}
+
 int
 store_create_generation(struct db *db, const char *user_id,
     const struct gen_request *r, const char *metadata_json, long max_attempts,
-    char id[STORE_UUID_LEN + 1], char created_at[STORE_TS_LEN + 1],
-    struct ig_err *err)
+    const char *key, struct store_created *out, struct ig_err *err)
 {
 	/*
-	 * One statement: the generation, its job and the notification commit
-	 * together or not at all.
+	 * One statement: the limits, the generation, its job and the
+	 * notification commit together or not at all.
 	 */
 	static const char sql[] =
-	    "WITH g AS (INSERT INTO image_generations (user_id, prompt, metadata) "
-	    "    VALUES ($1, $2, $3::jsonb) RETURNING id, created_at), "
+	    "WITH u AS (UPDATE users SET pending = pending + 1, "
+	    "    images_today = CASE WHEN quota_day = (now() AT TIME ZONE 'UTC')::date "
+	    "      THEN images_today ELSE 0 END + $5::int, "
+	    "    quota_day = (now() AT TIME ZONE 'UTC')::date "
+	    "  WHERE id = $1 AND pending < max_pending "
+	    "    AND CASE WHEN quota_day = (now() AT TIME ZONE 'UTC')::date "
+	    "      THEN images_today ELSE 0 END + $5::int <= daily_image_quota "
+	    "  RETURNING id), "
+	    "g AS (INSERT INTO image_generations (user_id, prompt, metadata, "
+	    "    idempotency_key, request_hash) "
+	    "  SELECT u.id, $2, $3::jsonb, $6, $7 FROM u "
+	    "  RETURNING id, created_at), "
 	    "j AS (INSERT INTO jobs (kind, generation_id, max_attempts) "
 	    "    SELECT 'generate', id, $4::int FROM g) "
 	    "SELECT id, imggen_iso(created_at), pg_notify('imggen_jobs', '') "
 	    "FROM g";
 	struct buf	 prompt = BUF_INIT(BUF_MAX_REQUEST_BODY);
-	char		 attempts[24];
-	const char	*params[4];
+	char		 attempts[24], images[16], hash[2 * CRYPTO_SHA256_LEN + 1];
+	const char	*params[7];
 	PGresult	*res;
-	int		 rc = -1;
+	int		 rc = -1, tries, found;
 
+	memset(out, 0, sizeof(*out));
+	store_request_hash(r, metadata_json, hash);
 	buf_add(&prompt, r->prompt, r->prompt_len);
 	if (!buf_ok(&prompt)) {
 		buf_free(&prompt);
 		return ig_err_set(err, IG_ENOMEM, NULL, "out of memory");
 	}
 	snprintf(attempts, sizeof(attempts), "%ld", max_attempts);
+	snprintf(images, sizeof(images), "%d", r->number_of_images);
 	params[0] = user_id;
 	params[1] = buf_cstr(&prompt);
 	params[2] = metadata_json;
 	params[3] = attempts;
-	if ((res = db_exec(db, sql, 4, params, err)) != NULL &&
-	    PQntuples(res) == 1) {
-		store_copy(id, STORE_UUID_LEN + 1, res, 0, 0);
-		store_copy(created_at, STORE_TS_LEN + 1, res, 0, 1);
-		rc = 0;
-	} else if (res != NULL)
-		ig_err_set(err, IG_EINTERNAL, NULL, "insert returned no row");
-	PQclear(res);
+	params[4] = images;
+	params[5] = key;
+	params[6] = hash;
+	/*
+	 * A concurrent duplicate waits on the unique index for the first to
+	 * commit, then fails with 23505 (rolling back its counters): look
+	 * again, and it is a replay.
+	 */
+	for (tries = 0; tries < 2; tries++) {
+		if (key && (found = store_idempotent_lookup(db, user_id, key,
+		    hash, out, err)) != 0) {
+			rc = found == 1 ? 0 : -1;
+			goto out;
+		}
+		if ((res = db_exec(db, sql, 7, params, err)) == NULL) {
+			if (err->code == IG_ECONFLICT && key)
+				continue;
+			goto out;
+		}
+		if (PQntuples(res) == 1) {
+			store_copy(out->id, sizeof(out->id), res, 0, 0);
+			store_copy(out->created_at, sizeof(out->created_at),
+			    res, 0, 1);
+			rc = 0;
+		} else
+			store_limit_error(db, user_id, r->number_of_images,
+			    err);
+		PQclear(res);
+		goto out;
+	}
+out:
 	buf_free(&prompt);
 	return rc;
 }
 
 int
 store_generation_json(struct db *db, const char *user_id,
-    const char *generation_id, struct buf *out, struct ig_err *err)
+    const char *generation_id, struct buf *out, struct store_doc_meta *meta,
+    struct ig_err *err)
 {
-	/* PostgreSQL builds the document, so every value is escaped once. */
+	/*
+	 * The queue position counts the claimable jobs ahead through the
+	 * claim index, capped so that a deep queue stays cheap to poll.
+	 */
 	static const char sql[] =
-	    "SELECT json_build_object("
-	    " 'generationId', g.id, 'status', g.status, 'prompt', g.prompt,"
-	    " 'metadata', g.metadata,"
-	    " 'progress', json_build_object('completed', coalesce(jsonb_array_length("
-	    "     g.ai_metadata->'imageIds'), 0),"
-	    "     'total', (g.metadata->>'numberOfImages')::int),"
-	    " 'images', coalesce((SELECT json_agg(json_build_object("
-	    "     'imageId', u.id, 'imageUrl', u.public_url, 'mimeType', u.mime_type,"
-	    "     'width', u.width, 'height', u.height, 'size', u.size) ORDER BY u.idx)"
-	    "     FROM uploads u WHERE u.generation_id = g.id), '[]'::json),"
-	    " 'filtered', coalesce((g.ai_metadata->>'filtered')::int, 0),"
-	    " 'tokens', g.tokens,"
-	    " 'error', CASE WHEN g.error_code IS NULL THEN NULL ELSE"
-	    "     json_build_object('code', g.error_code, 'message', g.error_message) END,"
-	    " 'attempts', g.attempts, 'createdAt', imggen_iso(g.created_at),"
-	    " 'startedAt', imggen_iso(g.started_at),"
-	    " 'completedAt', imggen_iso(g.completed_at))"
-	    " FROM image_generations g WHERE g.id = $1 AND g.user_id = $2";
+	    "SELECT imggen_generation_doc(g, CASE WHEN g.status = 'queued' THEN "
+	    "  (SELECT count(*) FROM (SELECT 1 FROM jobs me, jobs q "
+	    "    WHERE me.generation_id = g.id AND me.state = 'queued' "
+	    "      AND q.state = 'queued' AND (q.priority, q.run_at, q.id) < "
+	    "      (me.priority, me.run_at, me.id) LIMIT 1000) ahead) END)::text, "
+	    "  g.status IN ('completed', 'failed', 'canceled'), "
+	    "  (extract(epoch FROM g.completed_at) * 1000)::bigint "
+	    "FROM image_generations g WHERE g.id = $1 AND g.user_id = $2";
 	const char	*params[2] = { generation_id, user_id };
 	PGresult	*res;
 	int		 rc = -1;
 
+	memset(meta, 0, sizeof(*meta));
 	if ((res = db_exec(db, sql, 2, params, err)) == NULL)
 		return -1;
 	if (PQntuples(res) != 1)
@@ -138,11 +265,147 @@ store_generation_json(struct db *db, const char *user_id,
 	else {
 		buf_add(out, PQgetvalue(res, 0, 0),
 		    (size_t)PQgetlength(res, 0, 0));
+		meta->terminal = PQgetvalue(res, 0, 1)[0] == 't';
+		if (meta->terminal)
+			snprintf(meta->etag, sizeof(meta->etag),
+			    "\"%.8s-%s\"", generation_id,
+			    PQgetvalue(res, 0, 2));
 		rc = buf_ok(out) ? 0 :
 		    ig_err_set(err, IG_ENOMEM, NULL, "out of memory");
 	}
 	PQclear(res);
 	return rc;
+}
+
+void
+store_cursor_format(const struct store_cursor *c, char out[96])
+{
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
+	    "qrstuvwxyz0123456789-_";
+	char		 raw[72];
+	size_t		 n, i, o = 0;
+
+	/* Opaque to clients: base64url of "v1.<microseconds>.<uuid>". */
+	n = (size_t)snprintf(raw, sizeof(raw), "v1.%lld.%s", c->created_us,
+	    c->id);
+	for (i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)(unsigned char)raw[i] << 16;
+
+		if (i + 1 < n)
+			v |= (uint32_t)(unsigned char)raw[i + 1] << 8;
+		if (i + 2 < n)
+			v |= (unsigned char)raw[i + 2];
+		out[o++] = b64[(v >> 18) & 63];
+		out[o++] = b64[(v >> 12) & 63];
+		if (i + 1 < n)
+			out[o++] = b64[(v >> 6) & 63];
+		if (i + 2 < n)
+			out[o++] = b64[v & 63];
+	}
+	out[o] = '\0';
+}
+
+static int
+store_b64val(char c)
+{
+	if (c >= 'A' && c <= 'Z') return c - 'A';
+	if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+	if (c >= '0' && c <= '9') return c - '0' + 52;
+	if (c == '-') return 62;
+	if (c == '_') return 63;
+	return -1;
+}
+
+int
+store_cursor_parse(const char *text, struct store_cursor *c)
+{
+	char		 raw[80], *dot, *end;
+	size_t		 n = strlen(text), i, o = 0;
+	uint32_t	 acc = 0;
+	int		 bits = 0, v;
+
+	if (n == 0 || n > 96)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if ((v = store_b64val(text[i])) < 0)
+			return -1;
+		acc = (acc << 6) | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (o + 1 >= sizeof(raw))
+				return -1;
+			raw[o++] = (char)((acc >> bits) & 0xff);
+		}
+	}
+	raw[o] = '\0';
+	if (strncmp(raw, "v1.", 3) != 0 || (dot = strchr(raw + 3, '.')) == NULL)
+		return -1;
+	*dot = '\0';
+	c->created_us = strtoll(raw + 3, &end, 10);
+	if (*end != '\0' || end == raw + 3 || c->created_us < 0 ||
+	    strlen(dot + 1) != STORE_UUID_LEN ||
+	    strspn(dot + 1, "0123456789abcdef-") != STORE_UUID_LEN)
+		return -1;
+	snprintf(c->id, sizeof(c->id), "%s", dot + 1);
+	return 0;
+}
+
+int
+store_list_generations(struct db *db, const char *user_id, const char *status,
+    int limit, const struct store_cursor *after, struct buf *out,
+    struct ig_err *err)
+{
+	/* Keyset pagination on the (user_id, created_at DESC, id DESC) index. */
+	static const char sql[] =
+	    "SELECT imggen_generation_doc(g, NULL)::text, "
+	    "  ((extract(epoch FROM g.created_at) * 1000000)::numeric)::bigint, "
+	    "  g.id FROM image_generations g "
+	    "WHERE g.user_id = $1 AND ($2::text IS NULL OR g.status = $2) "
+	    "  AND ($3::bigint IS NULL OR (g.created_at, g.id) < "
+	    "    ('epoch'::timestamptz + $3::bigint * interval '1 microsecond', "
+	    "     $4::uuid)) "
+	    "ORDER BY g.created_at DESC, g.id DESC LIMIT $5::int";
+	char		 us[32], lim[16], cur[96];
+	const char	*params[5];
+	struct store_cursor next;
+	PGresult	*res;
+	int		 i, n;
+
+	snprintf(lim, sizeof(lim), "%d", limit + 1);
+	params[0] = user_id;
+	params[1] = status;
+	params[2] = NULL;
+	params[3] = NULL;
+	if (after) {
+		snprintf(us, sizeof(us), "%lld", after->created_us);
+		params[2] = us;
+		params[3] = after->id;
+	}
+	params[4] = lim;
+	if ((res = db_exec(db, sql, 5, params, err)) == NULL)
+		return -1;
+	n = PQntuples(res);
+	buf_adds(out, "{\"generations\":[");
+	for (i = 0; i < n && i < limit; i++) {
+		if (i)
+			buf_addc(out, ',');
+		buf_add(out, PQgetvalue(res, i, 0),
+		    (size_t)PQgetlength(res, i, 0));
+	}
+	buf_adds(out, "],\"nextCursor\":");
+	if (n > limit) {
+		next.created_us = strtoll(PQgetvalue(res, limit - 1, 1), NULL,
+		    10);
+		snprintf(next.id, sizeof(next.id), "%s",
+		    PQgetvalue(res, limit - 1, 2));
+		store_cursor_format(&next, cur);
+		buf_addf(out, "\"%s\"}", cur);
+	} else
+		buf_adds(out, "null}");
+	PQclear(res);
+	return buf_ok(out) ? 0 : ig_err_set(err, IG_ENOMEM, NULL,
+	    "out of memory");
 }
 
 int
@@ -167,6 +430,7 @@ store_cancel_generation(struct db *db, const char *user_id,
 	const char	*params[2] = { generation_id, user_id };
 	PGresult	*res;
 	char		 status[32];
+	struct store_doc_meta meta;
 
 	if ((res = db_exec(db, sql, 2, params, err)) == NULL)
 		return -1;
@@ -180,7 +444,8 @@ store_cancel_generation(struct db *db, const char *user_id,
 		return ig_err_setc(err, IG_ECONFLICT, "already_finished", NULL,
 		    "the generation already finished (%s) and cannot be "
 		    "canceled", status);
-	return store_generation_json(db, user_id, generation_id, out, err);
+	return store_generation_json(db, user_id, generation_id, out, &meta,
+	    err);
 }
 
 int

@@ -26,19 +26,57 @@
 int	store_auth(struct db *, const char *token, size_t len,
 	    char user_id[STORE_UUID_LEN + 1], struct ig_err *)
 	    __attribute__((warn_unused_result));
+#define STORE_IDEMPOTENCY_KEY_MAX	255
+
+struct store_created {
+	char	 id[STORE_UUID_LEN + 1];
+	char	 created_at[STORE_TS_LEN + 1];
+	int	 replayed;	/* an Idempotency-Key replay of an earlier one */
+};
+
 /*
  * Inserts the generation and its job in one statement (hence one
- * transaction) and notifies the workers.
+ * transaction), taking the user's limits in the same statement, and
+ * notifies the workers.  With an idempotency key: the same key and request
+ * within 24 h returns the original (replayed = 1); the same key with
+ * another request is IG_EPERMANENT "idempotency_mismatch" (422).  Over a
+ * limit: IG_ERATE with api code rate_limited (pending) or quota_exceeded
+ * (daily images) and retry_after set.
  */
 int	store_create_generation(struct db *, const char *user_id,
 	    const struct gen_request *, const char *metadata_json,
-	    long max_attempts, char id[STORE_UUID_LEN + 1],
-	    char created_at[STORE_TS_LEN + 1], struct ig_err *)
+	    long max_attempts, const char *idempotency_key,
+	    struct store_created *out, struct ig_err *)
 	    __attribute__((warn_unused_result));
+
+struct store_doc_meta {
+	int	 terminal;	/* completed, failed or canceled */
+	char	 etag[96];	/* set when terminal: the document is final */
+};
+
 /* Appends the status document of one of the user's generations. */
 int	store_generation_json(struct db *, const char *user_id,
-	    const char *generation_id, struct buf *out, struct ig_err *)
+	    const char *generation_id, struct buf *out,
+	    struct store_doc_meta *meta, struct ig_err *)
 	    __attribute__((warn_unused_result));
+
+struct store_cursor {
+	long long	 created_us;	/* microseconds since the epoch */
+	char		 id[STORE_UUID_LEN + 1];
+};
+
+/*
+ * Appends {"generations":[…],"nextCursor":…}: the user's generations,
+ * newest first, after *after when given (keyset pagination), optionally
+ * only those with one status.
+ */
+int	store_list_generations(struct db *, const char *user_id,
+	    const char *status, int limit, const struct store_cursor *after,
+	    struct buf *out, struct ig_err *)
+	    __attribute__((warn_unused_result));
+/* The opaque cursor text, and its parser (-1 when malformed). */
+void	store_cursor_format(const struct store_cursor *, char out[96]);
+int	store_cursor_parse(const char *text, struct store_cursor *);
 /*
  * Cancels one of the user's generations: a queued one at once (its job is
  * deleted), a processing one is marked canceled and its worker told

@@ -33,6 +33,8 @@ struct api_req {
 	const char	*query;
 	const char	*content_type;	/* NULL when absent */
 	const char	*authorization;	/* NULL when absent */
+	const char	*idempotency_key; /* NULL when absent */
+	const char	*if_none_match;	/* NULL when absent */
 	long long	 content_length; /* -1 when absent */
 	const char	*body;		/* read by the caller, may be NULL */
 	size_t		 body_len;
@@ -43,6 +45,7 @@ struct api_req {
 
 struct api_resp {
 	int		 status;
+	const char	*cache_control;	/* static; "no-store" by default */
 	struct buf	 headers;	/* "Name: value\r\n" lines */
 	struct buf	 body;
 };
@@ -66,6 +69,8 @@ void	api_dispatch(struct api_ctx *, struct api_req *, struct api_resp *);
 int	h_generate(struct api_ctx *, const struct api_req *, struct api_resp *,
 	    struct ig_err *);
 int	h_queue_get(struct api_ctx *, const struct api_req *,
+	    struct api_resp *, struct ig_err *);
+int	h_queue_list(struct api_ctx *, const struct api_req *,
 	    struct api_resp *, struct ig_err *);
 int	h_queue_cancel(struct api_ctx *, const struct api_req *,
 	    struct api_resp *, struct ig_err *);

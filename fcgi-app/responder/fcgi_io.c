@@ -116,6 +116,8 @@ fcgi_io_accept(struct fcgi_conn *c, struct api_req *r, struct buf *body)
 	if (r->content_type && *r->content_type == '\0')
 		r->content_type = NULL;
 	r->authorization = param_bounded(c, "HTTP_AUTHORIZATION");
+	r->idempotency_key = param_bounded(c, "HTTP_IDEMPOTENCY_KEY");
+	r->if_none_match = param_bounded(c, "HTTP_IF_NONE_MATCH");
 	r->content_length = -1;
 	if ((v = param(c, "CONTENT_LENGTH")) != NULL && *v != '\0') {
 		r->content_length = strtoll(v, &end, 10);
@@ -136,6 +138,7 @@ status_text(int status)
 	switch (status) {
 	case 200: return "OK";
 	case 202: return "Accepted";
+	case 304: return "Not Modified";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
 	case 404: return "Not Found";
@@ -159,15 +162,17 @@ fcgi_io_respond(struct fcgi_conn *c, const struct api_req *r,
 	/* libfcgi's own printf lacks %zu: format here, write raw bytes. */
 	buf_addf(&head, "Status: %d %s\r\n"
 	    "Content-Type: application/json\r\n"
-	    "Cache-Control: no-store\r\n"
+	    "Cache-Control: %s\r\n"
 	    "X-Request-Id: %s\r\n"
 	    "Content-Length: %zu\r\n", resp->status,
-	    status_text(resp->status), r->request_id, resp->body.len);
+	    status_text(resp->status), resp->cache_control, r->request_id,
+	    resp->body.len);
 	buf_add(&head, buf_cstr(&resp->headers), resp->headers.len);
 	buf_adds(&head, "\r\n");
 	if (buf_ok(&head))
 		FCGX_PutStr(head.data, (int)head.len, c->req.out);
-	if (resp->body.len && strcmp(r->method, "HEAD") != 0)
+	if (resp->body.len && strcmp(r->method, "HEAD") != 0 &&
+	    resp->status != 304)
 		FCGX_PutStr(resp->body.data, (int)resp->body.len, c->req.out);
 	buf_free(&head);
 }

@@ -1,4 +1,6 @@
 #include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
@@ -35,15 +37,98 @@ queue_preamble(struct api_ctx *ctx, const struct api_req *req,
 	return 0;
 }
 
+/*
+ * A generation still changing must not be cached; a finished one is final,
+ * so it gets an ETag and may be revalidated cheaply.
+ */
 int
 h_queue_get(struct api_ctx *ctx, const struct api_req *req,
     struct api_resp *resp, struct ig_err *err)
 {
-	char	 user_id[40];
+	struct store_doc_meta	 meta;
+	char			 user_id[40];
 
 	if (queue_preamble(ctx, req, user_id, err) == -1 ||
 	    store_generation_json(ctx->db, user_id, req->param, &resp->body,
-	    err) == -1)
+	    &meta, err) == -1)
+		return -1;
+	resp->status = 200;
+	if (meta.terminal) {
+		resp->cache_control = "private, no-cache";
+		api_header(resp, "ETag", meta.etag);
+		if (req->if_none_match &&
+		    strstr(req->if_none_match, meta.etag) != NULL) {
+			resp->status = 304;
+			buf_reset(&resp->body);
+		}
+	}
+	return 0;
+}
+
+/* Reads one name=value pair of a query string; -1 at the end. */
+static int
+query_next(const char **q, char *name, size_t nlen, char *val, size_t vlen)
+{
+	const char	*p = *q, *amp, *eq;
+	size_t		 n;
+
+	while (*p == '&')
+		p++;
+	if (*p == '\0')
+		return -1;
+	amp = strchr(p, '&');
+	n = amp ? (size_t)(amp - p) : strlen(p);
+	eq = memchr(p, '=', n);
+	snprintf(name, nlen, "%.*s", (int)(eq ? (size_t)(eq - p) : n), p);
+	snprintf(val, vlen, "%.*s", eq ? (int)(n - (size_t)(eq - p) - 1) : 0,
+	    eq ? eq + 1 : "");
+	*q = p + n;
+	return 0;
+}
+
+int
+h_queue_list(struct api_ctx *ctx, const struct api_req *req,
+    struct api_resp *resp, struct ig_err *err)
+{
+	static const char *const statuses[] = { "queued", "processing",
+	    "completed", "failed", "canceled", NULL };
+	struct store_cursor	 cursor;
+	const char		*q = req->query, *status = NULL;
+	char			 user_id[40], name[32], val[128], *end;
+	long			 limit = 20;
+	int			 have_cursor = 0, i;
+
+	if (api_authenticate(ctx, req, user_id, err) == -1)
+		return -1;
+	while (query_next(&q, name, sizeof(name), val, sizeof(val)) == 0) {
+		if (strcmp(name, "status") == 0) {
+			for (i = 0; statuses[i] && strcmp(statuses[i], val); i++)
+				;
+			if (statuses[i] == NULL)
+				return ig_err_set(err, IG_EINPUT, "status",
+				    "status must be one of queued, processing, "
+				    "completed, failed, canceled");
+			status = statuses[i];
+		} else if (strcmp(name, "limit") == 0) {
+			limit = strtol(val, &end, 10);
+			if (*val == '\0' || *end != '\0' || limit < 1 ||
+			    limit > 100)
+				return ig_err_set(err, IG_EINPUT, "limit",
+				    "limit must be an integer from 1 to 100");
+		} else if (strcmp(name, "cursor") == 0) {
+			if (store_cursor_parse(val, &cursor) == -1)
+				return ig_err_set(err, IG_EINPUT, "cursor",
+				    "cursor is not one this API returned");
+			have_cursor = 1;
+		} else {
+			ig_err_set(err, IG_EINPUT, NULL, "unknown query "
+			    "parameter");
+			ig_err_field_copy(err, name);
+			return -1;
+		}
+	}
+	if (store_list_generations(ctx->db, user_id, status, (int)limit,
+	    have_cursor ? &cursor : NULL, &resp->body, err) == -1)
 		return -1;
 	resp->status = 200;
 	return 0;

@@ -7,6 +7,7 @@ void
 api_resp_init(struct api_resp *r)
 {
 	r->status = 500;
+	r->cache_control = "no-store";
 	buf_init(&r->headers, API_HEADER_MAX * 4);
 	buf_init(&r->body, BUF_MAX_RESPONSE);
 }

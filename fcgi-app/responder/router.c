@@ -20,6 +20,7 @@ struct route {
  */
 static const struct route routes[] = {
 	{ "POST", API_PREFIX "/text-to-image", 0, "", ROUTE_BEARER, h_generate },
+	{ "GET",  API_PREFIX "/queue", 0, "", ROUTE_BEARER, h_queue_list },
 	{ "GET",  API_PREFIX "/queue/", 1, "", ROUTE_BEARER, h_queue_get },
 	{ "POST", API_PREFIX "/queue/", 1, "/cancel", ROUTE_BEARER,
 	    h_queue_cancel },
