@@ -58,7 +58,7 @@ help:
 	@echo 'make            build the three binaries into $(BUILD)/'
 	@echo 'make run        bring up the whole stack under var/ and submit a generation'
 	@echo 'make stop       stop what make run started'
-	@echo 'make test       unit tests, then integration tests against a private stack'
+	@echo 'make test       unit tests; integration tests against a private stack; providers (stand-in) and s3 (s3rver)'
 	@echo 'make unit       unit tests only'
 	@echo 'make asan       make test built with AddressSanitizer + UBSan (build/asan)'
 	@echo 'make valgrind   unit + integration tests under valgrind (build/valgrind)'
@@ -158,4 +158,4 @@ clean:
 # Larger target groups live in their own files (fuzzing, install, packaging, benchmarks).
 -include $(sort $(wildcard mk/*.mk))
 
--include $(shell find build -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

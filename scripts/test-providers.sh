@@ -21,6 +21,9 @@ die() { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }
 DIR=""
 STANDIN_PID=""
 FAILED=0
+BIN_DIR=""
+PROV_TEST=""
+PORT=""
 
 cleanup() {
 	local rc=$?
@@ -64,7 +67,7 @@ start_standin() {
 }
 
 write_local_env() {
-	local provider=$1 port=$2
+	local provider=$1 port=$2 s3_secret=${3:-}
 	{
 		echo "IMGGEN_PROVIDER=$provider"
 		echo "GEMINI_API_KEY=test-gemini-key"
@@ -79,15 +82,35 @@ write_local_env() {
 		echo "IMGGEN_PROVIDER_TIMEOUT=5"
 		echo "IMGGEN_STORAGE_TIMEOUT=5"
 		echo "IMGGEN_POLL_INTERVAL_MS=500"
+		# Later lines win: a wrong secret for the storage-refusal run.
+		[[ -z $s3_secret ]] || echo "S3_SECRET_ACCESS_KEY=$s3_secret"
 	} >"$DIR/stack/imggen.local.env"
+}
+
+# run_scenario PROVIDER FILTER [S3_SECRET]: (re)configure the stack, run the matching tests.
+run_scenario() {
+	local provider=$1 filter=$2 secret=${3:-} rc=0
+	write_local_env "$provider" "$PORT" "$secret"
+	"$STACK" up "$DIR/stack" --bin "$BIN_DIR" --responders 2 --no-fsync >&2 ||
+		die "the $provider stack did not start"
+	log "==== $PROV_TEST ($provider, $filter) ===="
+	(set -a && . "$DIR/stack/stack.env" && set +a && cd "$REPO" &&
+		IMGGEN_TEST_PROVIDER=$provider S3_PUBLIC_BASE_URL=$(sed -n 's/^PUBLIC_BASE_URL=//p' "$DIR/s3.env") \
+		timeout 900 "$PROV_TEST" --filter "$filter" </dev/null) || rc=$?
+	if [[ $rc -eq 0 ]]; then
+		log "PASS $provider $filter"
+	else
+		log "FAIL $provider $filter (exit $rc)"
+		FAILED=1
+	fi
 }
 
 main() {
 	[[ $# -eq 3 ]] || die "usage: $PROG BIN_DIR S3_TEST_BIN PROVIDERS_TEST_BIN"
-	local bin_dir s3_test prov_test provider port rc
-	bin_dir=$(realpath -- "$1")
+	local s3_test
+	BIN_DIR=$(realpath -- "$1")
 	s3_test=$(realpath -- "$2")
-	prov_test=$(realpath -- "$3")
+	PROV_TEST=$(realpath -- "$3")
 	command -v node >/dev/null || die "node is required for the S3 and provider stand-ins"
 
 	trap cleanup EXIT
@@ -102,20 +125,13 @@ main() {
 	log "==== $s3_test ===="
 	(set -a && . "$DIR/s3.env" && set +a && cd "$REPO" && timeout 600 "$s3_test") || FAILED=1
 
-	port=$(start_standin)
-	log "provider stand-in on port $port"
-	export IMGGEN_STANDIN_URL="http://127.0.0.1:$port"
-	for provider in imagen gemini openai; do
-		write_local_env "$provider" "$port"
-		"$STACK" up "$DIR/stack" --bin "$bin_dir" --responders 2 --no-fsync >&2 ||
-			die "the $provider stack did not start"
-		log "==== $prov_test ($provider) ===="
-		rc=0
-		(set -a && . "$DIR/stack/stack.env" && set +a && cd "$REPO" &&
-			IMGGEN_TEST_PROVIDER=$provider S3_PUBLIC_BASE_URL=$(sed -n 's/^PUBLIC_BASE_URL=//p' "$DIR/s3.env") \
-			timeout 900 "$prov_test" </dev/null) || rc=$?
-		if [[ $rc -eq 0 ]]; then log "PASS $provider"; else log "FAIL $provider (exit $rc)"; FAILED=1; fi
-	done
+	PORT=$(start_standin)
+	log "provider stand-in on port $PORT"
+	export IMGGEN_STANDIN_URL="http://127.0.0.1:$PORT"
+	run_scenario imagen "providers/*"
+	run_scenario gemini "providers/*"
+	run_scenario openai "providers/*"
+	run_scenario openai "storage_refused/*" wrong-secret
 	[[ $FAILED -eq 0 ]] || return 1
 }
 

@@ -76,9 +76,10 @@ static const struct cfg_row cfg_rows[] = {
 	{ "DATABASE_URL", CFG_STR, OFF(database_url), "postgresql:///imggen",
 	    0, 0, CFG_SECRET, NULL, "libpq connection string or URI" },
 	{ "IMGGEN_PROVIDER", CFG_STR, OFF(provider), "local", 0, 0, 0,
-	    cfg_check_provider, "image provider: local" },
+	    cfg_check_provider, "image provider: local, imagen, gemini or "
+	    "openai" },
 	{ "IMGGEN_STORAGE", CFG_STR, OFF(storage), "fs", 0, 0, 0,
-	    cfg_check_storage, "storage backend: fs" },
+	    cfg_check_storage, "storage backend: fs or s3" },
 	{ "IMGGEN_FS_ROOT", CFG_STR, OFF(fs_root), "/var/lib/imggen/files",
 	    0, 0, 0, NULL, "directory of the fs storage backend" },
 	{ "PUBLIC_BASE_URL", CFG_STR, OFF(public_base_url),
@@ -324,13 +325,13 @@ cfg_check_combination(const struct config *cfg, struct buf *problems)
 				    "an http(s) URL without a trailing slash\n");
 			rc = -1;
 		}
-		if (cfg_require(cfg->s3_bucket, "S3_BUCKET",
-		    "IMGGEN_STORAGE=s3", problems) == -1 ||
-		    cfg_require(cfg->s3_access_key_id, "S3_ACCESS_KEY_ID",
-		    "IMGGEN_STORAGE=s3", problems) == -1 ||
-		    cfg_require(cfg->s3_secret_access_key,
-		    "S3_SECRET_ACCESS_KEY", "IMGGEN_STORAGE=s3", problems) == -1)
-			rc = -1;
+		/* Each missing key gets its own line. */
+		rc |= cfg_require(cfg->s3_bucket, "S3_BUCKET",
+		    "IMGGEN_STORAGE=s3", problems);
+		rc |= cfg_require(cfg->s3_access_key_id, "S3_ACCESS_KEY_ID",
+		    "IMGGEN_STORAGE=s3", problems);
+		rc |= cfg_require(cfg->s3_secret_access_key,
+		    "S3_SECRET_ACCESS_KEY", "IMGGEN_STORAGE=s3", problems);
 	}
 	return rc;
 }

@@ -84,7 +84,7 @@ provider_google_auth(const struct config *cfg, struct http_request *req,
 			    "an HTTP header");
 	if (http_request_header(req, "x-goog-api-key: %s", k) == -1 ||
 	    http_request_header(req, "Content-Type: application/json") == -1)
-		return ig_err_set(err, IG_ELIMIT, NULL,
+		return ig_err_set(err, IG_EINTERNAL, NULL,
 		    "the request headers do not fit");
 	return 0;
 }

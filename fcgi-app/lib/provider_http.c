@@ -106,7 +106,7 @@ provider_http_build(const struct provider_info *p, const struct config *cfg,
 	if (rc == -1)
 		return -1;
 	if (!http_request_ok(req))
-		return ig_err_set(err, IG_ELIMIT, NULL,
+		return ig_err_set(err, IG_EINTERNAL, NULL,
 		    "the request to provider %s does not fit its buffers",
 		    p->name);
 	return 0;

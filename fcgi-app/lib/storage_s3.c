@@ -339,6 +339,13 @@ code_transient(const char *code)
 	return 0;
 }
 
+/*
+ * Every storage failure is retryable.  The object store is our own
+ * infrastructure: a wrong key, a missing bucket or a policy error is fixed
+ * by the operator, after which the retried job succeeds; until attempts run
+ * out the client sees a queued generation, then attempts_exhausted with the
+ * store's error code in the message.
+ */
 int
 storage_s3_check_put(long status, long retry_after, const char *body,
     size_t len, struct ig_err *err)
@@ -351,14 +358,10 @@ storage_s3_check_put(long status, long retry_after, const char *body,
 	if (status < 100 || status > 599)
 		return ig_err_set(err, IG_ETRANSIENT, NULL, "storage gave no "
 		    "valid HTTP status (%ld)", status);
-	/* Retryable codes that arrive with a 4xx status. */
-	if (status < 500 && code_transient(code)) {
-		ig_err_set(err, IG_ETRANSIENT, NULL, "storage answered HTTP "
-		    "%ld: %s", status, code);
-		if (err != NULL)
-			err->retry_after = retry_after > 0 ? retry_after : 0;
-		return -1;
-	}
-	return http_status_error(status, retry_after, "storage",
-	    code[0] ? code : NULL, err);
+	ig_err_set(err, IG_ETRANSIENT, NULL, "storage answered HTTP %ld%s%s",
+	    status, code[0] ? ": " : "", code);
+	if (err != NULL && (status == 429 || status == 503 ||
+	    code_transient(code)))
+		err->retry_after = retry_after > 0 ? retry_after : 0;
+	return -1;
 }

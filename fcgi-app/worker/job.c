@@ -192,6 +192,7 @@ job_ai_metadata(const struct job *j, const struct job_env *env,
     struct buf *ai, struct buf *tokens)
 {
 	const char	*model = job_model(j, env);
+	int		 i, n;
 
 	buf_adds(ai, "{\"provider\":\"");
 	buf_add_json_escaped(ai, env->provider->name,
@@ -200,6 +201,17 @@ job_ai_metadata(const struct job *j, const struct job_env *env,
 	buf_add_json_escaped(ai, model, strlen(model));
 	buf_addf(ai, "\",\"requested\":%d,\"filtered\":%d", j->requested,
 	    j->filtered);
+	/* The provider's ids of the calls, for support requests to them. */
+	for (i = n = 0; i < GEN_MAX_IMAGES; i++) {
+		if (j->request_ids[i][0] == '\0')
+			continue;
+		buf_adds(ai, n++ ? ",\"" : ",\"providerRequestIds\":[\"");
+		buf_add_json_escaped(ai, j->request_ids[i],
+		    strlen(j->request_ids[i]));
+		buf_addc(ai, '"');
+	}
+	if (n)
+		buf_addc(ai, ']');
 	if (j->params.has_seed || env->provider->kind == PROVIDER_LOCAL)
 		buf_addf(ai, ",\"seed\":%llu",
 		    (unsigned long long)j->params.seed);

@@ -76,6 +76,7 @@ struct job {
 	struct xfer		 xfers[GEN_MAX_IMAGES];
 	int			 nxfers;
 	struct provider_output	 out;
+	char			 request_ids[GEN_MAX_IMAGES][80];
 	int			 abort;		/* watched by transfers */
 	struct ig_err		 err;
 	struct log_ctx		 log;

@@ -109,6 +109,7 @@ job_step_generating_wait(struct job *j, const struct job_env *env)
 		if (provider_http_parse(env->provider, &j->params, i,
 		    buf_cstr(&x->resp), x->resp.len, &j->out, &j->err) == -1)
 			goto fail;
+		memcpy(j->request_ids[i], x->request_id, sizeof(x->request_id));
 	}
 	job_release_xfers(j, env->multi);
 	if (j->out.nimages == 0) {

@@ -30,6 +30,18 @@ xfer_header(char *data, size_t size, size_t n, void *arg)
 		value[strcspn(value, "\r\n")] = '\0';
 		x->retry_after = http_parse_retry_after(value,
 		    (long long)time(NULL));
+	} else if (len > 13 && len < 120 &&
+	    strncasecmp(data, "x-request-id:", 13) == 0) {
+		/* Kept only if it is a plain token: it goes into JSON. */
+		snprintf(value, sizeof(value), "%.*s", (int)(len - 13),
+		    data + 13);
+		value[strcspn(value, "\r\n")] = '\0';
+		if (strspn(value, " ") < strlen(value) &&
+		    strspn(value + strspn(value, " "), "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:") ==
+		    strlen(value + strspn(value, " ")))
+			snprintf(x->request_id, sizeof(x->request_id), "%.79s",
+			    value + strspn(value, " "));
 	}
 	return len;
 }

@@ -35,6 +35,7 @@ struct xfer {
 	CURLcode		 result;
 	long			 status;
 	long			 retry_after;
+	char			 request_id[80];	/* the peer's, if sent */
 };
 
 /*

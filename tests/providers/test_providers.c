@@ -165,6 +165,12 @@ Test(providers, images_land_in_s3_with_native_sizes, .timeout = 120)
 	    NULL), 1);
 	/* Gemini makes one image per call: n images are n calls. */
 	cr_assert_eq(standin_calls(p), e->calls_per_image ? 2 : 1);
+	/* OpenAI names its requests; the id is kept for support cases. */
+	if (strcmp(e->provider, "openai") == 0)
+		cr_assert_eq(itest_pg_int("SELECT count(*) FROM "
+		    "image_generations WHERE id = $1 AND "
+		    "ai_metadata->'providerRequestIds'->>0 LIKE 'req_%'", id,
+		    NULL), 1, "no provider request id in ai_metadata");
 	json_object_put(o);
 	itest_user_free(&u);
 }
@@ -349,4 +355,31 @@ Test(providers, everything_filtered_fails, .timeout = 120)
 	cr_assert_str_eq(itest_json_str(o, "error.code"), "content_filtered");
 	cr_assert_eq(jint(o, "attempts"), 1);
 	json_object_put(o);
+}
+
+/*
+ * Run by test-providers.sh against a stack whose S3 secret is wrong: the
+ * store refuses every upload, the job retries and then fails, naming the
+ * store's error.
+ */
+Test(storage_refused, wrong_secret_retries_then_fails, .timeout = 120)
+{
+	struct itest_user	 u;
+	struct json_object	*o;
+	char			 id[40], p[256];
+
+	itest_user_create(&u, "badsecret");
+	prompt(p, sizeof(p), "Refused upload", "");
+	json_object_put(submit(&u, p, 1, expect()->ratio, id));
+	o = itest_wait_terminal(&u, id, DONE_MS);
+	cr_assert_str_eq(itest_json_str(o, "status"), "failed", "%s",
+	    itest_json_text(o));
+	cr_assert_str_eq(itest_json_str(o, "error.code"), "attempts_exhausted");
+	cr_assert(strstr(itest_json_str(o, "error.message"),
+	    "SignatureDoesNotMatch") != NULL, "%s", itest_json_text(o));
+	cr_assert_eq(jint(o, "attempts"), 3);
+	cr_assert_eq(itest_pg_int("SELECT count(*) FROM uploads WHERE "
+	    "generation_id = $1", id, NULL), 0);
+	json_object_put(o);
+	itest_user_free(&u);
 }

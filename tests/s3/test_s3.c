@@ -360,7 +360,7 @@ Test(s3, wrong_secret_refused)
 	s3t_key("u-1/g-3/0.png", key, sizeof(key));
 	cr_assert_eq(s3t_put(&bad, key, png, 2048, "image/png",
 	    (long long)time(NULL), &err), -1);
-	cr_assert_eq(err.code, IG_EPERMANENT, "%s", err.msg);
+	cr_assert_eq(err.code, IG_ETRANSIENT, "%s", err.msg);
 	cr_assert_str_eq(err.msg,
 	    "storage answered HTTP 403: SignatureDoesNotMatch");
 	s3t_expect_missing(key);
@@ -377,7 +377,7 @@ Test(s3, unknown_access_key_refused)
 	s3t_key("u-1/g-4/0.png", key, sizeof(key));
 	cr_assert_eq(s3t_put(&bad, key, "x", 1, "image/png",
 	    (long long)time(NULL), &err), -1);
-	cr_assert_eq(err.code, IG_EPERMANENT, "%s", err.msg);
+	cr_assert_eq(err.code, IG_ETRANSIENT, "%s", err.msg);
 	cr_assert_str_eq(err.msg,
 	    "storage answered HTTP 403: InvalidAccessKeyId");
 }
@@ -392,7 +392,7 @@ Test(s3, missing_bucket_refused)
 	s3t_key("u-1/g-5/0.png", key, sizeof(key));
 	cr_assert_eq(s3t_put(&bad, key, "x", 1, "image/png",
 	    (long long)time(NULL), &err), -1);
-	cr_assert_eq(err.code, IG_EPERMANENT, "%s", err.msg);
+	cr_assert_eq(err.code, IG_ETRANSIENT, "%s", err.msg);
 	cr_assert_str_eq(err.msg, "storage answered HTTP 404: NoSuchBucket");
 }
 
@@ -443,7 +443,7 @@ Test(s3, tampered_headers_refused)
 		http_request_release(&req);
 		cr_assert_eq(storage_s3_check_put(r.status, 0, r.body.data,
 		    r.body.len, &err), -1, "%s accepted", tamper[i][0]);
-		cr_assert_eq(err.code, IG_EPERMANENT, "%s", err.msg);
+		cr_assert_eq(err.code, IG_ETRANSIENT, "%s", err.msg);
 		cr_assert_str_eq(err.msg, strcmp(tamper[i][0], "x-amz-date") == 0 ?
 		    "storage answered HTTP 403: RequestTimeTooSkewed" :
 		    "storage answered HTTP 403: SignatureDoesNotMatch");

@@ -220,6 +220,9 @@ function send(res, status, body, headers = {}) {
 		'Content-Type': res.isGoogle ? 'application/json; charset=UTF-8' :
 		    'application/json',
 		'Content-Length': Buffer.byteLength(text),
+		/* OpenAI names each request; the worker records the id. */
+		...(res.isGoogle ? {} :
+		    { 'x-request-id': 'req_' + crypto.randomBytes(12).toString('hex') }),
 		...headers,
 	});
 	res.end(text);

@@ -371,7 +371,7 @@ Test(provider_http, build_body_too_big_for_buffer)
 
 	http_request_init(&r, "POST", 16);
 	cr_assert_eq(provider_http_build(p, &c, &pp, 0, &r, &err), -1);
-	cr_assert_eq(err.code, IG_ELIMIT);
+	cr_assert_eq(err.code, IG_EINTERNAL);
 	http_request_release(&r);
 }
 
