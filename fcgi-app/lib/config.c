@@ -56,6 +56,13 @@ cfg_check_url(const char *v)
 	return (n > 0 && v[n - 1] == '/') ? -1 : 0;
 }
 
+/* A short HMAC key is a guessable one. */
+static int
+cfg_check_jwt_secret(const char *v)
+{
+	return (*v == '\0' || strlen(v) >= 32) ? 0 : -1;
+}
+
 /* Model names travel inside URL paths: keep them to a safe alphabet. */
 static int
 cfg_check_model(const char *v)
@@ -113,6 +120,9 @@ static const struct cfg_row cfg_rows[] = {
 	    OFF(generation_retention_days), "0", 0, 36500, 0, NULL,
 	    "maintenance deletes finished generations older than this; 0 = "
 	    "keep them" },
+	{ "IMGGEN_JWT_SECRET", CFG_STR, OFF(jwt_secret), "", 0, 0, CFG_SECRET,
+	    cfg_check_jwt_secret, "HS256 secret for JWT bearer tokens (at "
+	    "least 32 bytes); empty: JWTs are not accepted" },
 	{ "GEMINI_API_KEY", CFG_STR, OFF(google_api_key), "", 0, 0, CFG_SECRET,
 	    NULL, "Google Generative Language API key (imagen, gemini)" },
 	{ "GOOGLE_API_BASE_URL", CFG_STR, OFF(google_api_base_url),

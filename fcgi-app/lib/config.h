@@ -40,6 +40,7 @@ struct config {
 	long	 shutdown_grace_seconds;
 	long	 dead_job_retention_days;
 	long	 generation_retention_days;
+	char	*jwt_secret;
 	/* HTTP providers */
 	char	*google_api_key;
 	char	*google_api_base_url;

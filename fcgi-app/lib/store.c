@@ -449,6 +449,111 @@ store_cancel_generation(struct db *db, const char *user_id,
 }
 
 int
+store_user_exists(struct db *db, const char *user_id, struct ig_err *err)
+{
+	const char	*params[1] = { user_id };
+	PGresult	*res;
+	int		 found;
+
+	if (strlen(user_id) != STORE_UUID_LEN ||
+	    strspn(user_id, "0123456789abcdefABCDEF-") != STORE_UUID_LEN)
+		return ig_err_set(err, IG_EAUTH, NULL, "the token's subject is "
+		    "not a user id");
+	if ((res = db_exec(db, "SELECT 1 FROM users WHERE id = $1::uuid", 1,
+	    params, err)) == NULL)
+		return -1;
+	found = PQntuples(res) == 1;
+	PQclear(res);
+	return found ? 0 : ig_err_set(err, IG_EAUTH, NULL, "the token's "
+	    "subject is not a user");
+}
+
+int
+store_metrics(struct db *db, struct buf *out, struct ig_err *err)
+{
+	/*
+	 * One round trip.  The latency histogram covers generations finished
+	 * in the last hour (the database is the only shared memory of many
+	 * responders and workers), so it is a window, not a lifetime counter.
+	 */
+	static const char sql[] =
+	    "SELECT 'jobs', s, (SELECT count(*) FROM jobs WHERE state = s)::text "
+	    "  FROM unnest(ARRAY['queued','running','dead']) s "
+	    "UNION ALL SELECT 'generations', s, (SELECT count(*) FROM "
+	    "  image_generations WHERE status = s)::text FROM unnest(ARRAY["
+	    "  'queued','processing','completed','failed','canceled']) s "
+	    "UNION ALL SELECT 'oldest', '', coalesce(extract(epoch FROM now() - "
+	    "  min(run_at)), 0)::bigint::text FROM jobs WHERE state = 'queued' "
+	    "  AND run_at <= now() "
+	    "UNION ALL SELECT 'retries', '', coalesce(sum(greatest(attempts - 1, "
+	    "  0)), 0)::text FROM image_generations "
+	    "UNION ALL SELECT 'latency', b::text, (SELECT count(*) FROM "
+	    "  image_generations WHERE completed_at > now() - interval '1 hour' "
+	    "  AND (ai_metadata->>'providerMs')::numeric <= b * 1000)::text "
+	    "  FROM unnest(ARRAY[0.5,1,2,5,10,30,60,120]) b "
+	    "UNION ALL SELECT 'latency_count', '', count(*)::text FROM "
+	    "  image_generations WHERE completed_at > now() - interval '1 hour' "
+	    "  AND ai_metadata ? 'providerMs' "
+	    "UNION ALL SELECT 'latency_sum', '', coalesce(sum((ai_metadata->>"
+	    "  'providerMs')::numeric) / 1000, 0)::text FROM image_generations "
+	    "  WHERE completed_at > now() - interval '1 hour' "
+	    "  AND ai_metadata ? 'providerMs'";
+	static const struct {
+		const char *kind, *name, *type, *help, *label;
+	} fams[] = {
+		{ "jobs", "imggen_jobs", "gauge", "Jobs by state.", "state" },
+		{ "generations", "imggen_generations", "gauge",
+		    "Generations by status.", "status" },
+		{ "oldest", "imggen_queue_oldest_seconds", "gauge",
+		    "Age of the oldest claimable queued job.", NULL },
+		{ "retries", "imggen_retries", "gauge",
+		    "Attempts beyond the first, over all generations.", NULL },
+	};
+	PGresult	*res;
+	size_t		 f;
+	int		 i;
+
+	if ((res = db_exec(db, sql, 0, NULL, err)) == NULL)
+		return -1;
+	for (f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
+		buf_addf(out, "# HELP %s %s\n# TYPE %s %s\n", fams[f].name,
+		    fams[f].help, fams[f].name, fams[f].type);
+		for (i = 0; i < PQntuples(res); i++) {
+			if (strcmp(PQgetvalue(res, i, 0), fams[f].kind) != 0)
+				continue;
+			if (fams[f].label)
+				buf_addf(out, "%s{%s=\"%s\"} %s\n", fams[f].name,
+				    fams[f].label, PQgetvalue(res, i, 1),
+				    PQgetvalue(res, i, 2));
+			else
+				buf_addf(out, "%s %s\n", fams[f].name,
+				    PQgetvalue(res, i, 2));
+		}
+	}
+	buf_adds(out, "# HELP imggen_provider_latency_seconds Provider time "
+	    "of generations finished in the last hour.\n"
+	    "# TYPE imggen_provider_latency_seconds histogram\n");
+	for (i = 0; i < PQntuples(res); i++)
+		if (strcmp(PQgetvalue(res, i, 0), "latency") == 0)
+			buf_addf(out, "imggen_provider_latency_seconds_bucket"
+			    "{le=\"%s\"} %s\n", PQgetvalue(res, i, 1),
+			    PQgetvalue(res, i, 2));
+	for (i = 0; i < PQntuples(res); i++) {
+		if (strcmp(PQgetvalue(res, i, 0), "latency_count") == 0)
+			buf_addf(out, "imggen_provider_latency_seconds_bucket"
+			    "{le=\"+Inf\"} %s\n"
+			    "imggen_provider_latency_seconds_count %s\n",
+			    PQgetvalue(res, i, 2), PQgetvalue(res, i, 2));
+		if (strcmp(PQgetvalue(res, i, 0), "latency_sum") == 0)
+			buf_addf(out, "imggen_provider_latency_seconds_sum %s\n",
+			    PQgetvalue(res, i, 2));
+	}
+	PQclear(res);
+	return buf_ok(out) ? 0 : ig_err_set(err, IG_ENOMEM, NULL,
+	    "out of memory");
+}
+
+int
 store_ping(struct db *db, struct ig_err *err)
 {
 	PGresult	*res;

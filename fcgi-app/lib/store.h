@@ -87,6 +87,12 @@ int	store_cursor_parse(const char *text, struct store_cursor *);
 int	store_cancel_generation(struct db *, const char *user_id,
 	    const char *generation_id, struct buf *out, struct ig_err *)
 	    __attribute__((warn_unused_result));
+/* Whether a user with this id exists (for JWT subjects). */
+int	store_user_exists(struct db *, const char *user_id, struct ig_err *)
+	    __attribute__((warn_unused_result));
+/* Appends the Prometheus text exposition of the queue and generations. */
+int	store_metrics(struct db *, struct buf *out, struct ig_err *)
+	    __attribute__((warn_unused_result));
 int	store_ping(struct db *, struct ig_err *)
 	    __attribute__((warn_unused_result));
 

@@ -46,6 +46,7 @@ struct api_req {
 struct api_resp {
 	int		 status;
 	const char	*cache_control;	/* static; "no-store" by default */
+	const char	*content_type;	/* static; JSON by default */
 	struct buf	 headers;	/* "Name: value\r\n" lines */
 	struct buf	 body;
 };
@@ -74,6 +75,8 @@ int	h_queue_list(struct api_ctx *, const struct api_req *,
 	    struct api_resp *, struct ig_err *);
 int	h_queue_cancel(struct api_ctx *, const struct api_req *,
 	    struct api_resp *, struct ig_err *);
+int	h_metrics(struct api_ctx *, const struct api_req *, struct api_resp *,
+	    struct ig_err *);
 int	h_health(struct api_ctx *, const struct api_req *, struct api_resp *,
 	    struct ig_err *);
 

@@ -1,7 +1,9 @@
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "api.h"
+#include "jwt.h"
 #include "store.h"
 
 /*
@@ -27,6 +29,18 @@ api_authenticate(struct api_ctx *ctx, const struct api_req *req,
 	len = strnlen(tok, API_HEADER_MAX);
 	while (len > 0 && tok[len - 1] == ' ')
 		len--;
+	if (*ctx->cfg->jwt_secret != '\0' && jwt_looks_like(tok, len)) {
+		if (jwt_verify_hs256(tok, len, ctx->cfg->jwt_secret,
+		    (long long)time(NULL), user_id, 40, err) == -1)
+			return -1;
+		rc = store_user_exists(ctx->db, user_id, err);
+		if (rc == -1 && err->code == IG_EUNAVAILABLE &&
+		    db_lost(ctx->db)) {
+			ig_err_clear(err);
+			rc = store_user_exists(ctx->db, user_id, err);
+		}
+		return rc;
+	}
 	rc = store_auth(ctx->db, tok, len, user_id, err);
 	/*
 	 * After a database restart the first statement finds the old

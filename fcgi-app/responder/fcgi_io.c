@@ -161,12 +161,12 @@ fcgi_io_respond(struct fcgi_conn *c, const struct api_req *r,
 
 	/* libfcgi's own printf lacks %zu: format here, write raw bytes. */
 	buf_addf(&head, "Status: %d %s\r\n"
-	    "Content-Type: application/json\r\n"
+	    "Content-Type: %s\r\n"
 	    "Cache-Control: %s\r\n"
 	    "X-Request-Id: %s\r\n"
 	    "Content-Length: %zu\r\n", resp->status,
-	    status_text(resp->status), resp->cache_control, r->request_id,
-	    resp->body.len);
+	    status_text(resp->status), resp->content_type,
+	    resp->cache_control, r->request_id, resp->body.len);
 	buf_add(&head, buf_cstr(&resp->headers), resp->headers.len);
 	buf_adds(&head, "\r\n");
 	if (buf_ok(&head))

@@ -8,6 +8,7 @@ api_resp_init(struct api_resp *r)
 {
 	r->status = 500;
 	r->cache_control = "no-store";
+	r->content_type = "application/json";
 	buf_init(&r->headers, API_HEADER_MAX * 4);
 	buf_init(&r->body, BUF_MAX_RESPONSE);
 }

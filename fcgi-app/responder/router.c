@@ -25,6 +25,8 @@ static const struct route routes[] = {
 	{ "POST", API_PREFIX "/queue/", 1, "/cancel", ROUTE_BEARER,
 	    h_queue_cancel },
 	{ "GET",  API_PREFIX "/health", 0, "", ROUTE_PUBLIC, h_health },
+	/* Public here; nginx allows it from loopback only. */
+	{ "GET",  API_PREFIX "/metrics", 0, "", ROUTE_PUBLIC, h_metrics },
 };
 
 #define NROUTES	(sizeof(routes) / sizeof(routes[0]))

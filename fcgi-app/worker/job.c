@@ -199,8 +199,8 @@ job_ai_metadata(const struct job *j, const struct job_env *env,
 	    strlen(env->provider->name));
 	buf_adds(ai, "\",\"model\":\"");
 	buf_add_json_escaped(ai, model, strlen(model));
-	buf_addf(ai, "\",\"requested\":%d,\"filtered\":%d", j->requested,
-	    j->filtered);
+	buf_addf(ai, "\",\"requested\":%d,\"filtered\":%d,\"providerMs\":%ld",
+	    j->requested, j->filtered, j->provider_ms);
 	/* The provider's ids of the calls, for support requests to them. */
 	for (i = n = 0; i < GEN_MAX_IMAGES; i++) {
 		if (j->request_ids[i][0] == '\0')

@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
@@ -77,6 +78,8 @@ struct job {
 	int			 nxfers;
 	struct provider_output	 out;
 	char			 request_ids[GEN_MAX_IMAGES][80];
+	struct timespec		 gen_start;	/* provider time, for metrics */
+	long			 provider_ms;
 	int			 abort;		/* watched by transfers */
 	struct ig_err		 err;
 	struct log_ctx		 log;

@@ -24,6 +24,17 @@ job_take_image(struct job *j, int idx, uint8_t *data, size_t len)
 	return 0;
 }
 
+/* Milliseconds since the job's generating began. */
+static long
+job_elapsed_ms(const struct job *j)
+{
+	struct timespec	 now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long)((now.tv_sec - j->gen_start.tv_sec) * 1000 +
+	    (now.tv_nsec - j->gen_start.tv_nsec) / 1000000);
+}
+
 /* Local: one image per step, so other jobs get their turn in between. */
 static void
 job_render_one(struct job *j)
@@ -45,6 +56,7 @@ job_render_one(struct job *j)
 	if (++j->next == j->requested) {
 		j->count = j->requested;
 		j->next = 0;
+		j->provider_ms = job_elapsed_ms(j);
 		j->state = JOB_UPLOADING;
 		failpoint("after_generate");
 	}
@@ -81,6 +93,8 @@ job_start_calls(struct job *j, const struct job_env *env)
 void
 job_step_generating(struct job *j, const struct job_env *env)
 {
+	if (j->next == 0 && j->gen_start.tv_sec == 0)
+		clock_gettime(CLOCK_MONOTONIC, &j->gen_start);
 	if (env->provider->kind == PROVIDER_LOCAL)
 		job_render_one(j);
 	else
@@ -112,6 +126,7 @@ job_step_generating_wait(struct job *j, const struct job_env *env)
 		memcpy(j->request_ids[i], x->request_id, sizeof(x->request_id));
 	}
 	job_release_xfers(j, env->multi);
+	j->provider_ms = job_elapsed_ms(j);
 	if (j->out.nimages == 0) {
 		ig_err_setc(&j->err, IG_EPERMANENT, "content_filtered", NULL,
 		    "the provider refused every image (safety filter)");

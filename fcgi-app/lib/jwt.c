@@ -1,0 +1,153 @@
+#include "jwt.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+int
+jwt_looks_like(const char *t, size_t len)
+{
+	const char	*a = memchr(t, '.', len), *b;
+
+	if (a == NULL)
+		return 0;
+	b = memchr(a + 1, '.', len - (size_t)(a + 1 - t));
+	return b != NULL && memchr(b + 1, '.', len - (size_t)(b + 1 - t)) ==
+	    NULL;
+}
+
+static int
+b64url_val(char c)
+{
+	if (c >= 'A' && c <= 'Z') return c - 'A';
+	if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+	if (c >= '0' && c <= '9') return c - '0' + 52;
+	if (c == '-') return 62;
+	if (c == '_') return 63;
+	return -1;
+}
+
+/* Unpadded base64url (RFC 7515 §2) into out; returns length or -1. */
+static long
+b64url_decode(const char *in, size_t len, unsigned char *out, size_t cap)
+{
+	uint32_t	 acc = 0;
+	size_t		 i, o = 0;
+	int		 bits = 0, v;
+
+	if (len % 4 == 1)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if ((v = b64url_val(in[i])) < 0)
+			return -1;
+		acc = (acc << 6) | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (o == cap)
+				return -1;
+			out[o++] = (unsigned char)((acc >> bits) & 0xff);
+		}
+	}
+	/* Leftover bits must be zero: one encoding per value. */
+	if (bits > 0 && (acc & ((1u << bits) - 1)) != 0)
+		return -1;
+	return (long)o;
+}
+
+static struct json_object *
+jwt_part_json(const char *p, size_t len)
+{
+	unsigned char	 raw[JWT_MAX_LEN];
+	long		 n;
+
+	if ((n = b64url_decode(p, len, raw, sizeof(raw) - 1)) < 0)
+		return NULL;
+	raw[n] = '\0';
+	if (memchr(raw, '\0', (size_t)n) != NULL)
+		return NULL;
+	return json_tokener_parse((const char *)raw);
+}
+
+static int
+jwt_fail(struct ig_err *err, const char *why)
+{
+	return ig_err_set(err, IG_EAUTH, NULL, "the bearer token is not a "
+	    "valid JWT: %s", why);
+}
+
+int
+jwt_verify_hs256(const char *t, size_t len, const char *secret, long long now,
+    char *sub, size_t subcap, struct ig_err *err)
+{
+	const char		*dot1, *dot2;
+	struct json_object	*hdr = NULL, *pl = NULL, *v;
+	unsigned char		 mac[EVP_MAX_MD_SIZE], sig[64];
+	unsigned int		 maclen = 0;
+	long			 siglen;
+	long long		 exp, nbf;
+	int			 rc = -1;
+
+	if (len > JWT_MAX_LEN || !jwt_looks_like(t, len))
+		return jwt_fail(err, "malformed");
+	dot1 = memchr(t, '.', len);
+	dot2 = memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - t));
+	/* The signature first: nothing unauthenticated is interpreted. */
+	if (HMAC(EVP_sha256(), secret, (int)strlen(secret),
+	    (const unsigned char *)t, (size_t)(dot2 - t), mac, &maclen) == NULL)
+		return jwt_fail(err, "cannot compute HMAC");
+	siglen = b64url_decode(dot2 + 1, len - (size_t)(dot2 + 1 - t), sig,
+	    sizeof(sig));
+	if (siglen != (long)maclen || CRYPTO_memcmp(sig, mac, maclen) != 0) {
+		jwt_fail(err, "bad signature");
+		goto out;
+	}
+	if ((hdr = jwt_part_json(t, (size_t)(dot1 - t))) == NULL ||
+	    !json_object_object_get_ex(hdr, "alg", &v) ||
+	    !json_object_is_type(v, json_type_string) ||
+	    strcmp(json_object_get_string(v), "HS256") != 0) {
+		jwt_fail(err, "alg must be HS256");
+		goto out;
+	}
+	if ((pl = jwt_part_json(dot1 + 1, (size_t)(dot2 - dot1 - 1))) == NULL ||
+	    !json_object_is_type(pl, json_type_object)) {
+		jwt_fail(err, "bad payload");
+		goto out;
+	}
+	if (!json_object_object_get_ex(pl, "exp", &v) ||
+	    !(json_object_is_type(v, json_type_int) ||
+	    json_object_is_type(v, json_type_double))) {
+		jwt_fail(err, "exp is required");
+		goto out;
+	}
+	exp = (long long)json_object_get_double(v);
+	if (now > exp + JWT_LEEWAY) {
+		jwt_fail(err, "expired");
+		goto out;
+	}
+	if (json_object_object_get_ex(pl, "nbf", &v)) {
+		nbf = (long long)json_object_get_double(v);
+		if (now + JWT_LEEWAY < nbf) {
+			jwt_fail(err, "not yet valid");
+			goto out;
+		}
+	}
+	if (!json_object_object_get_ex(pl, "sub", &v) ||
+	    !json_object_is_type(v, json_type_string) ||
+	    (size_t)json_object_get_string_len(v) >= subcap) {
+		jwt_fail(err, "sub must be the user id");
+		goto out;
+	}
+	memcpy(sub, json_object_get_string(v),
+	    (size_t)json_object_get_string_len(v) + 1);
+	rc = 0;
+out:
+	OPENSSL_cleanse(mac, sizeof(mac));
+	json_object_put(hdr);
+	json_object_put(pl);
+	return rc;
+}
