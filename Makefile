@@ -158,4 +158,4 @@ clean:
 # Larger target groups live in their own files (fuzzing, install, packaging, benchmarks).
 -include $(sort $(wildcard mk/*.mk))
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj -type f -name '*.d' 2>/dev/null)

@@ -65,7 +65,7 @@ start() {
 	dir=$(cd "$dir" && pwd)
 	pid=$(running_pid "$dir")
 	[ -z "$pid" ] || die "already running in $dir (pid $pid); stop it first"
-	if [ ! -d "$standins/node_modules/@20minutes/s3rver" ]; then
+	if [ ! -d "$standins/node_modules/@20minutes/s3rver" ] || [ ! -d "$standins/node_modules/@smithy/signature-v4" ]; then
 		echo "s3rver.sh: installing tests/standins dependencies (npm ci)" >&2
 		(cd "$standins" && npm ci --no-audit --no-fund --loglevel=error \
 		    >/dev/null) || die "npm ci failed in $standins"
