@@ -19,7 +19,7 @@ log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
 die() { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }
 
 DIR=""
-STANDIN_PID=""
+HOOK_PORT=""
 FAILED=0
 BIN_DIR=""
 PROV_TEST=""
@@ -32,14 +32,15 @@ cleanup() {
 	if [[ -n $DIR ]]; then
 		"$STACK" down "$DIR/stack" >/dev/null 2>&1 || log "warning: stack.sh down failed"
 		"$S3RVER" stop "$DIR" >/dev/null 2>&1 || true
-		if [[ -n $STANDIN_PID ]]; then
-			kill -TERM "$STANDIN_PID" 2>/dev/null || true
-			wait "$STANDIN_PID" 2>/dev/null || true
+		if [[ -f $DIR/node.pids ]]; then
+			while read -r pid; do
+				kill -TERM "$pid" 2>/dev/null || true
+			done <"$DIR/node.pids"
 		fi
 		if [[ $FAILED -eq 0 && ${IMGGEN_KEEP_STACK:-0} != 1 ]]; then
 			rm -rf "$DIR"
 		else
-			for f in "$DIR"/stack/log/worker.log "$DIR"/stack/log/api.log "$DIR"/standin.log "$DIR"/s3rver.log; do
+			for f in "$DIR"/stack/log/worker.log "$DIR"/stack/log/api.log "$DIR"/providers.log "$DIR"/webhooks.log "$DIR"/s3rver.log; do
 				[[ -s $f ]] || continue
 				log "---- last 30 lines of $f ----"
 				tail -n 30 "$f" >&2
@@ -51,18 +52,19 @@ cleanup() {
 	exit "$rc"
 }
 
-# Waits (with a deadline) for the stand-in to print its port.
-start_standin() {
-	node "$REPO/tests/standins/providers.js" 0 >"$DIR/standin.log" 2>&1 &
-	STANDIN_PID=$!
-	local deadline=$((SECONDS + 20)) port=""
+# start_node NAME: runs tests/standins/NAME.js, waits (with a deadline) for its port.
+start_node() {
+	local name=$1 log=$DIR/$1.log pid deadline=$((SECONDS + 20)) port=""
+	node "$REPO/tests/standins/$name.js" 0 >"$log" 2>&1 &
+	pid=$!
+	echo "$pid" >>"$DIR/node.pids"
 	while ((SECONDS < deadline)); do
-		port=$(sed -n 's/^listening \([0-9]*\)$/\1/p' "$DIR/standin.log" | head -n 1)
+		port=$(sed -n 's/^listening \([0-9]*\)$/\1/p' "$log" | head -n 1)
 		[[ -n $port ]] && break
-		kill -0 "$STANDIN_PID" 2>/dev/null || die "the provider stand-in exited: $(cat "$DIR/standin.log")"
+		kill -0 "$pid" 2>/dev/null || die "$name.js exited: $(cat "$log")"
 		sleep 0.1
 	done
-	[[ -n $port ]] || die "the provider stand-in did not start within 20 s"
+	[[ -n $port ]] || die "$name.js did not start within 20 s"
 	printf '%s\n' "$port"
 }
 
@@ -84,6 +86,9 @@ write_local_env() {
 		echo "IMGGEN_POLL_INTERVAL_MS=500"
 		# Later lines win: a wrong secret for the storage-refusal run.
 		[[ -z $s3_secret ]] || echo "S3_SECRET_ACCESS_KEY=$s3_secret"
+		# Webhooks to the loopback receiver (plain http: insecure allowed).
+		echo "IMGGEN_WEBHOOK_KEY=test-webhook-master-key-0123456789abcdef"
+		echo "IMGGEN_WEBHOOK_ALLOW_INSECURE=1"
 	} >"$DIR/stack/imggen.local.env"
 }
 
@@ -125,13 +130,17 @@ main() {
 	log "==== $s3_test ===="
 	(set -a && . "$DIR/s3.env" && set +a && cd "$REPO" && timeout 600 "$s3_test") || FAILED=1
 
-	PORT=$(start_standin)
+	HOOK_PORT=$(start_node webhooks)
+	export IMGGEN_WEBHOOK_RECEIVER="http://127.0.0.1:$HOOK_PORT"
+	log "webhook receiver on port $HOOK_PORT"
+	PORT=$(start_node providers)
 	log "provider stand-in on port $PORT"
 	export IMGGEN_STANDIN_URL="http://127.0.0.1:$PORT"
 	run_scenario imagen "providers/*"
 	run_scenario gemini "providers/*"
 	run_scenario openai "providers/*"
 	run_scenario openai "storage_refused/*" wrong-secret
+	run_scenario openai "webhooks/*"
 	[[ $FAILED -eq 0 ]] || return 1
 }
 

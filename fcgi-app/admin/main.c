@@ -14,6 +14,7 @@
 #include "migrate.h"
 #include "queue.h"
 #include "store.h"
+#include "webhook.h"
 
 struct admin {
 	struct config	 cfg;
@@ -194,6 +195,59 @@ cmd_requeue(struct admin *a, int argc, char **argv)
 	return 0;
 }
 
+static int
+cmd_webhook_secret(struct admin *a, int rotate, const char *who)
+{
+	struct ig_err	 err = IG_ERR_INIT;
+	unsigned char	 key[WEBHOOK_SECRET_LEN];
+	char		 id[STORE_UUID_LEN + 1], text[WEBHOOK_SECRET_TEXT];
+	int		 version;
+
+	if (*a->cfg.webhook_key == '\0') {
+		fprintf(stderr, "imggen-admin: IMGGEN_WEBHOOK_KEY is not set\n");
+		return 1;
+	}
+	if (store_user_webhook(a->db, who, rotate, id, &version, &err) == -1)
+		return fail(&err);
+	webhook_secret(a->cfg.webhook_key, id, version, key);
+	webhook_secret_text(key, text);
+	/* Shown to the operator to hand to the client; derived, not stored. */
+	printf("%s\n", text);
+	crypto_wipe(key, sizeof(key));
+	crypto_wipe(text, sizeof(text));
+	return 0;
+}
+
+static int
+cmd_webhook_show(struct admin *a, int argc, char **argv)
+{
+	(void)argc;
+	return cmd_webhook_secret(a, 0, argv[0]);
+}
+
+static int
+cmd_webhook_rotate(struct admin *a, int argc, char **argv)
+{
+	(void)argc;
+	return cmd_webhook_secret(a, 1, argv[0]);
+}
+
+static int
+cmd_webhook_deliveries(struct admin *a, int argc, char **argv)
+{
+	struct ig_err	 err = IG_ERR_INIT;
+	struct buf	 out = BUF_INIT(1024 * 1024);
+
+	(void)argc;
+	if (store_webhook_deliveries(a->db, argv[0], &out, &err) == -1) {
+		buf_free(&out);
+		return fail(&err);
+	}
+	fputs(buf_cstr(&out), stdout);
+	buf_free(&out);
+	return 0;
+}
+
 static const struct command commands[] = {
 	{ "migrate", 0, 0, "migrate", cmd_migrate },
 	{ "user create", 1, 1, "user create EMAIL", cmd_user_create },
@@ -202,6 +256,12 @@ static const struct command commands[] = {
 	{ "token revoke", 1, 1, "token revoke TOKEN_ID | token revoke - "
 	    "(secret on stdin)", cmd_token_revoke },
 	{ "queue stats", 0, 0, "queue stats", cmd_queue_stats },
+	{ "webhook secret", 1, 1, "webhook secret EMAIL  (the user's signing "
+	    "secret, whsec_…)", cmd_webhook_show },
+	{ "webhook rotate", 1, 1, "webhook rotate EMAIL  (a new secret; the "
+	    "old one stops working)", cmd_webhook_rotate },
+	{ "webhook deliveries", 1, 1, "webhook deliveries GENERATION_ID",
+	    cmd_webhook_deliveries },
 	{ "maintenance", 0, 0, "maintenance  (rescue expired leases, prune "
 	    "per retention, report queue health; for cron)", cmd_maintenance },
 	{ "requeue", 1, 1, "requeue JOB_ID | requeue --all-dead  (retry dead "

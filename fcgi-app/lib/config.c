@@ -56,7 +56,7 @@ cfg_check_url(const char *v)
 	return (n > 0 && v[n - 1] == '/') ? -1 : 0;
 }
 
-/* A short HMAC key is a guessable one. */
+/* A short HMAC key is a guessable one (JWT and webhook keys). */
 static int
 cfg_check_jwt_secret(const char *v)
 {
@@ -123,6 +123,14 @@ static const struct cfg_row cfg_rows[] = {
 	{ "IMGGEN_JWT_SECRET", CFG_STR, OFF(jwt_secret), "", 0, 0, CFG_SECRET,
 	    cfg_check_jwt_secret, "HS256 secret for JWT bearer tokens (at "
 	    "least 32 bytes); empty: JWTs are not accepted" },
+	{ "IMGGEN_WEBHOOK_KEY", CFG_STR, OFF(webhook_key), "", 0, 0, CFG_SECRET,
+	    cfg_check_jwt_secret, "master key the per-user webhook secrets are "
+	    "derived from (at least 32 bytes); empty: webhookUrl is refused" },
+	{ "IMGGEN_WEBHOOK_ALLOW_INSECURE", CFG_LONG,
+	    OFF(webhook_allow_insecure), "0", 0, 1, 0, NULL,
+	    "1: webhooks may use http and private addresses (development)" },
+	{ "IMGGEN_WEBHOOK_TIMEOUT", CFG_LONG, OFF(webhook_timeout), "10", 1,
+	    120, 0, NULL, "seconds a webhook delivery may take" },
 	{ "GEMINI_API_KEY", CFG_STR, OFF(google_api_key), "", 0, 0, CFG_SECRET,
 	    NULL, "Google Generative Language API key (imagen, gemini)" },
 	{ "GOOGLE_API_BASE_URL", CFG_STR, OFF(google_api_base_url),

@@ -41,6 +41,9 @@ struct config {
 	long	 dead_job_retention_days;
 	long	 generation_retention_days;
 	char	*jwt_secret;
+	char	*webhook_key;
+	long	 webhook_allow_insecure;
+	long	 webhook_timeout;
 	/* HTTP providers */
 	char	*google_api_key;
 	char	*google_api_base_url;

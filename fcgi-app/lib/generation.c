@@ -3,11 +3,12 @@
 #include <string.h>
 
 #include "utf8.h"
+#include "webhook.h"
 
 struct gen_field {
 	const char	*name;
 	int		 required;
-	int		 (*read)(struct json_object *, const struct provider_info *,
+	int		 (*read)(struct json_object *, const struct gen_policy *,
 			    struct gen_request *, struct ig_err *);
 };
 
@@ -66,17 +67,19 @@ gen_read_int(struct json_object *v, const char *field, int64_t min,
 }
 
 static int
-gen_read_prompt(struct json_object *v, const struct provider_info *p,
+gen_read_prompt(struct json_object *v, const struct gen_policy *pol,
     struct gen_request *r, struct ig_err *err)
 {
-	(void)p;
+	(void)pol;
 	return gen_read_text(v, "prompt", 0, &r->prompt, &r->prompt_len, err);
 }
 
 static int
-gen_read_negative(struct json_object *v, const struct provider_info *p,
+gen_read_negative(struct json_object *v, const struct gen_policy *pol,
     struct gen_request *r, struct ig_err *err)
 {
+	const struct provider_info *p = pol->provider;
+
 	if (!p->supports_negative_prompt)
 		return ig_err_set(err, IG_EINPUT, "negativePrompt",
 		    "negativePrompt is not supported by provider %s", p->name);
@@ -85,9 +88,10 @@ gen_read_negative(struct json_object *v, const struct provider_info *p,
 }
 
 static int
-gen_read_count(struct json_object *v, const struct provider_info *p,
+gen_read_count(struct json_object *v, const struct gen_policy *pol,
     struct gen_request *r, struct ig_err *err)
 {
+	const struct provider_info *p = pol->provider;
 	int64_t	 n = 0;
 
 	if (gen_read_int(v, "numberOfImages", 1, p->max_images, &n, err) == -1)
@@ -97,9 +101,11 @@ gen_read_count(struct json_object *v, const struct provider_info *p,
 }
 
 static int
-gen_read_seed(struct json_object *v, const struct provider_info *p,
+gen_read_seed(struct json_object *v, const struct gen_policy *pol,
     struct gen_request *r, struct ig_err *err)
 {
+	const struct provider_info *p = pol->provider;
+
 	if (!p->supports_seed)
 		return ig_err_set(err, IG_EINPUT, "seed",
 		    "seed is not supported by provider %s", p->name);
@@ -110,9 +116,10 @@ gen_read_seed(struct json_object *v, const struct provider_info *p,
 }
 
 static int
-gen_read_aspect(struct json_object *v, const struct provider_info *p,
+gen_read_aspect(struct json_object *v, const struct gen_policy *pol,
     struct gen_request *r, struct ig_err *err)
 {
+	const struct provider_info *p = pol->provider;
 	struct buf	 list = BUF_INIT(1024);
 	const char	*s;
 
@@ -131,6 +138,25 @@ gen_read_aspect(struct json_object *v, const struct provider_info *p,
 	return -1;
 }
 
+static int
+gen_read_webhook(struct json_object *v, const struct gen_policy *pol,
+    struct gen_request *r, struct ig_err *err)
+{
+	if (!pol->webhooks)
+		return ig_err_set(err, IG_EINPUT, "webhookUrl", "webhooks are "
+		    "not enabled on this server");
+	if (!json_object_is_type(v, json_type_string))
+		return ig_err_set(err, IG_EINPUT, "webhookUrl",
+		    "webhookUrl must be a string");
+	if (webhook_url_check(json_object_get_string(v),
+	    (size_t)json_object_get_string_len(v), pol->webhook_insecure,
+	    err) == -1)
+		return -1;
+	r->webhook_url = json_object_get_string(v);
+	r->webhook_url_len = (size_t)json_object_get_string_len(v);
+	return 0;
+}
+
 /* Every accepted field.  A field not listed here is refused. */
 static const struct gen_field gen_fields[] = {
 	{ "prompt",		1, gen_read_prompt },
@@ -138,6 +164,7 @@ static const struct gen_field gen_fields[] = {
 	{ "aspectRatio",	0, gen_read_aspect },
 	{ "negativePrompt",	0, gen_read_negative },
 	{ "seed",		0, gen_read_seed },
+	{ "webhookUrl",		0, gen_read_webhook },
 };
 
 #define GEN_NFIELDS	(sizeof(gen_fields) / sizeof(gen_fields[0]))
@@ -157,6 +184,15 @@ generation_field_names(void)
 int
 generation_validate(struct json_object *body, const struct provider_info *p,
     struct gen_request *r, struct ig_err *err)
+{
+	struct gen_policy	 pol = { p, 0, 0 };
+
+	return generation_validate_policy(body, &pol, r, err);
+}
+
+int
+generation_validate_policy(struct json_object *body,
+    const struct gen_policy *pol, struct gen_request *r, struct ig_err *err)
 {
 	int	 seen[GEN_NFIELDS] = { 0 };
 	size_t	 i;
@@ -180,7 +216,7 @@ generation_validate(struct json_object *body, const struct provider_info *p,
 			return ig_err_set(err, IG_EINPUT, gen_fields[i].name,
 			    "%s must not be null; omit it instead",
 			    gen_fields[i].name);
-		if (gen_fields[i].read(val, p, r, err) == -1)
+		if (gen_fields[i].read(val, pol, r, err) == -1)
 			return -1;
 		seen[i] = 1;
 	}
@@ -204,6 +240,11 @@ generation_metadata_json(const struct gen_request *r, struct buf *out)
 		buf_adds(out, ",\"negativePrompt\":\"");
 		buf_add_json_escaped(out, r->negative_prompt,
 		    r->negative_prompt_len);
+		buf_addc(out, '"');
+	}
+	if (r->webhook_url) {
+		buf_adds(out, ",\"webhookUrl\":\"");
+		buf_add_json_escaped(out, r->webhook_url, r->webhook_url_len);
 		buf_addc(out, '"');
 	}
 	buf_addc(out, '}');

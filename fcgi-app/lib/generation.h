@@ -32,6 +32,13 @@ enum gen_status {
 	GEN_STATUS__MAX
 };
 
+/* What the deployment allows beyond the provider's capabilities. */
+struct gen_policy {
+	const struct provider_info	*provider;
+	int				 webhooks;	/* a webhook key is set */
+	int				 webhook_insecure;
+};
+
 struct gen_request {
 	const char	*prompt;
 	size_t		 prompt_len;
@@ -41,6 +48,8 @@ struct gen_request {
 	size_t		 negative_prompt_len;
 	int		 has_seed;
 	int64_t		 seed;
+	const char	*webhook_url;	/* NULL when not given */
+	size_t		 webhook_url_len;
 };
 
 /*
@@ -49,6 +58,10 @@ struct gen_request {
  */
 int		 generation_validate(struct json_object *body,
 		    const struct provider_info *, struct gen_request *out,
+		    struct ig_err *err) __attribute__((warn_unused_result));
+/* The same, under a deployment policy (webhooks). */
+int		 generation_validate_policy(struct json_object *body,
+		    const struct gen_policy *, struct gen_request *out,
 		    struct ig_err *err) __attribute__((warn_unused_result));
 /* Appends the metadata document: every accepted parameter, defaults set. */
 void		 generation_metadata_json(const struct gen_request *,

@@ -83,11 +83,12 @@ queue_claim(struct db *db, const char *worker_id, long lease_seconds, int max,
 	    "  RETURNING j.id, j.kind, j.generation_id, j.attempts, j.max_attempts), "
 	    "g AS (UPDATE image_generations ig SET status = 'processing', "
 	    "    started_at = coalesce(ig.started_at, now()), attempts = c.attempts "
-	    "  FROM c WHERE ig.id = c.generation_id "
+	    "  FROM c WHERE ig.id = c.generation_id AND c.kind = 'generate' "
 	    "    AND ig.status IN ('queued', 'processing') "
 	    "  RETURNING ig.id, ig.user_id, ig.prompt, ig.metadata) "
 	    "SELECT c.id, c.kind, c.generation_id, c.attempts, c.max_attempts, "
-	    "  g.user_id, g.prompt, g.metadata::text, g.id IS NULL "
+	    "  g.user_id, g.prompt, g.metadata::text, "
+	    "  g.id IS NULL AND c.kind = 'generate' "
 	    "FROM c LEFT JOIN g ON g.id = c.generation_id ORDER BY c.id";
 	char		 lease[24], lim[16];
 	const char	*params[3] = { worker_id, lease, lim };
@@ -120,7 +121,7 @@ queue_claim(struct db *db, const char *worker_id, long lease_seconds, int max,
 		j->attempts = atoi(PQgetvalue(res, i, 3));
 		j->max_attempts = atoi(PQgetvalue(res, i, 4));
 		j->orphan = PQgetvalue(res, i, 8)[0] == 't';
-		if (j->orphan)
+		if (j->orphan || strcmp(j->kind, "generate") != 0)
 			continue;
 		snprintf(j->user_id, sizeof(j->user_id), "%s",
 		    PQgetvalue(res, i, 5));
@@ -404,6 +405,110 @@ queue_prune(struct db *db, long dead_days, long generation_days, long *jobs,
 	if ((res = db_exec(db, sql_gens, 1, params, err)) == NULL)
 		return -1;
 	*generations = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return 0;
+}
+
+int
+queue_webhook_payload(struct db *db, const char *generation_id,
+    struct queue_webhook *w, struct ig_err *err)
+{
+	static const char sql[] =
+	    "SELECT json_build_object('type', 'generation.' || g.status, "
+	    "  'timestamp', imggen_iso(now()), "
+	    "  'data', imggen_generation_doc(g, NULL))::text, "
+	    "  g.user_id, g.metadata->>'webhookUrl', u.webhook_secret_version "
+	    "FROM image_generations g JOIN users u ON u.id = g.user_id "
+	    "WHERE g.id = $1";
+	const char	*params[1] = { generation_id };
+	PGresult	*res;
+	int		 rc = -1;
+
+	memset(w, 0, sizeof(*w));
+	if ((res = db_exec(db, sql, 1, params, err)) == NULL)
+		return -1;
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 2))
+		ig_err_set(err, IG_EPERMANENT, NULL, "the generation or its "
+		    "webhookUrl is gone");
+	else if ((w->body = strdup(PQgetvalue(res, 0, 0))) == NULL ||
+	    (w->url = strdup(PQgetvalue(res, 0, 2))) == NULL)
+		ig_err_set(err, IG_ENOMEM, NULL, "out of memory");
+	else {
+		snprintf(w->user_id, sizeof(w->user_id), "%s",
+		    PQgetvalue(res, 0, 1));
+		w->secret_version = atoi(PQgetvalue(res, 0, 3));
+		rc = 0;
+	}
+	PQclear(res);
+	return rc;
+}
+
+void
+queue_webhook_release(struct queue_webhook *w)
+{
+	free(w->body);
+	free(w->url);
+	w->body = w->url = NULL;
+}
+
+int
+queue_webhook_delivered(struct db *db, const char *worker_id,
+    const struct queue_job *job, const char *url, long status,
+    const char *detail, struct ig_err *err)
+{
+	/* The fenced delete and the delivery record, together. */
+	static const char sql[] =
+	    "WITH j AS (DELETE FROM jobs WHERE id = $1 AND attempts = $2 "
+	    "    AND locked_by = $3 AND state = 'running' "
+	    "  RETURNING id, generation_id, attempts) "
+	    "INSERT INTO webhook_deliveries (generation_id, job_id, attempt, "
+	    "  url, http_status, outcome, detail) "
+	    "SELECT generation_id, id, attempts, $4, $5::int, 'delivered', $6 "
+	    "FROM j RETURNING id";
+	char		 id[32], attempts[16], st[16];
+	const char	*params[6];
+	PGresult	*res;
+	int		 rc = 0;
+
+	queue_lease_params(job, worker_id, id, attempts, params);
+	snprintf(st, sizeof(st), "%ld", status);
+	params[3] = url;
+	params[4] = st;
+	params[5] = detail;
+	if ((res = db_exec(db, sql, 6, params, err)) == NULL)
+		return -1;
+	if (PQntuples(res) != 1)
+		rc = ig_err_set(err, IG_ECONFLICT, NULL, "the job's lease was "
+		    "lost");
+	PQclear(res);
+	return rc;
+}
+
+int
+queue_webhook_attempt(struct db *db, const struct queue_job *job,
+    const char *generation_id, const char *url, long status, int dead,
+    const char *detail, struct ig_err *err)
+{
+	static const char sql[] =
+	    "INSERT INTO webhook_deliveries (generation_id, job_id, attempt, "
+	    "  url, http_status, outcome, detail) "
+	    "VALUES ($1, $2, $3::int, $4, $5::int, $6, $7)";
+	char		 id[32], attempts[16], st[16];
+	const char	*params[7];
+	PGresult	*res;
+
+	snprintf(id, sizeof(id), "%lld", job->id);
+	snprintf(attempts, sizeof(attempts), "%d", job->attempts);
+	snprintf(st, sizeof(st), "%ld", status);
+	params[0] = generation_id;
+	params[1] = id;
+	params[2] = attempts;
+	params[3] = url;
+	params[4] = status > 0 ? st : NULL;
+	params[5] = dead ? "dead" : "retry";
+	params[6] = detail;
+	if ((res = db_exec(db, sql, 7, params, err)) == NULL)
+		return -1;
 	PQclear(res);
 	return 0;
 }

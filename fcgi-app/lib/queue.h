@@ -89,6 +89,28 @@ int	queue_requeue_dead(struct db *, long long job_id, long *requeued,
 int	queue_prune(struct db *, long dead_days, long generation_days,
 	    long *jobs, long *generations, struct ig_err *)
 	    __attribute__((warn_unused_result));
+/* What a webhook job sends, and where. */
+struct queue_webhook {
+	char	*body;		/* owned: {"type","timestamp","data":status} */
+	char	*url;		/* owned */
+	char	 user_id[40];
+	int	 secret_version;
+};
+
+int	queue_webhook_payload(struct db *, const char *generation_id,
+	    struct queue_webhook *, struct ig_err *)
+	    __attribute__((warn_unused_result));
+void	queue_webhook_release(struct queue_webhook *);
+/* Deletes the webhook job (fenced) and records the delivery. */
+int	queue_webhook_delivered(struct db *, const char *worker_id,
+	    const struct queue_job *, const char *url, long status,
+	    const char *detail, struct ig_err *)
+	    __attribute__((warn_unused_result));
+/* Records a failed delivery attempt (the job itself goes via queue_fail). */
+int	queue_webhook_attempt(struct db *, const struct queue_job *,
+	    const char *generation_id, const char *url, long status, int dead,
+	    const char *detail, struct ig_err *)
+	    __attribute__((warn_unused_result));
 /* Requeues (or kills, when out of attempts) jobs whose lease expired. */
 int	queue_rescue(struct db *, long *rescued, struct ig_err *)
 	    __attribute__((warn_unused_result));

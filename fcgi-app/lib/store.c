@@ -638,6 +638,55 @@ store_token_revoke(struct db *db, const char *what, int by_secret,
 }
 
 int
+store_user_webhook(struct db *db, const char *who, int rotate,
+    char user_id[STORE_UUID_LEN + 1], int *version, struct ig_err *err)
+{
+	const char	*params[1] = { who };
+	PGresult	*res;
+	int		 rc = -1;
+
+	res = db_exec(db, rotate ?
+	    "UPDATE users SET webhook_secret_version = webhook_secret_version "
+	    "+ 1 WHERE email = $1 OR id::text = $1 "
+	    "RETURNING id, webhook_secret_version" :
+	    "SELECT id, webhook_secret_version FROM users "
+	    "WHERE email = $1 OR id::text = $1", 1, params, err);
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) != 1)
+		ig_err_set(err, IG_ENOTFOUND, NULL, "no such user");
+	else {
+		store_copy(user_id, STORE_UUID_LEN + 1, res, 0, 0);
+		*version = atoi(PQgetvalue(res, 0, 1));
+		rc = 0;
+	}
+	PQclear(res);
+	return rc;
+}
+
+int
+store_webhook_deliveries(struct db *db, const char *generation_id,
+    struct buf *out, struct ig_err *err)
+{
+	const char	*params[1] = { generation_id };
+	PGresult	*res;
+	int		 i;
+
+	if ((res = db_exec(db, "SELECT imggen_iso(created_at), attempt, "
+	    "outcome, coalesce(http_status::text, '-'), url, detail "
+	    "FROM webhook_deliveries WHERE generation_id::text = $1 "
+	    "ORDER BY id LIMIT 1000", 1, params, err)) == NULL)
+		return -1;
+	for (i = 0; i < PQntuples(res); i++)
+		buf_addf(out, "%s attempt=%s %s http=%s url=%s %s\n",
+		    PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+		    PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
+		    PQgetvalue(res, i, 4), PQgetvalue(res, i, 5));
+	PQclear(res);
+	return 0;
+}
+
+int
 store_queue_stats(struct db *db, struct buf *out, struct ig_err *err)
 {
 	static const char sql[] =

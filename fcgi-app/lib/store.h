@@ -105,6 +105,17 @@ int	store_token_create(struct db *, const char *email, const char *name,
 /* Revokes by token id or, when by_secret, by the secret itself. */
 int	store_token_revoke(struct db *, const char *what, int by_secret,
 	    struct ig_err *) __attribute__((warn_unused_result));
+/*
+ * The user's id and webhook secret version (bumped first when rotate), by
+ * email or id.
+ */
+int	store_user_webhook(struct db *, const char *who, int rotate,
+	    char user_id[STORE_UUID_LEN + 1], int *version, struct ig_err *)
+	    __attribute__((warn_unused_result));
+/* Appends the webhook delivery attempts of a generation, one per line. */
+int	store_webhook_deliveries(struct db *, const char *generation_id,
+	    struct buf *out, struct ig_err *)
+	    __attribute__((warn_unused_result));
 /* Appends "state count" lines describing the queue. */
 int	store_queue_stats(struct db *, struct buf *out, struct ig_err *)
 	    __attribute__((warn_unused_result));

@@ -15,6 +15,7 @@
 #include "buf.h"
 #include "config.h"
 #include "db.h"
+#include "generation.h"
 #include "ig_err.h"
 #include "provider.h"
 
@@ -24,6 +25,7 @@
 struct api_ctx {
 	const struct config		*cfg;
 	const struct provider_info	*provider;
+	struct gen_policy		 policy;
 	struct db			*db;
 };
 

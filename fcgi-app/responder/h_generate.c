@@ -88,7 +88,7 @@ h_generate(struct api_ctx *ctx, const struct api_req *req,
 	if (jsonx_parse_strict(req->body ? req->body : "", req->body_len,
 	    &body, err) == -1)
 		goto out;
-	if (generation_validate(body, ctx->provider, &gr, err) == -1)
+	if (generation_validate_policy(body, &ctx->policy, &gr, err) == -1)
 		goto out;
 	generation_metadata_json(&gr, &meta);
 	if (!buf_ok(&meta)) {

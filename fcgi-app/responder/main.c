@@ -73,6 +73,9 @@ main(int argc, char *argv[])
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.cfg = &cfg;
 	ctx.provider = provider_find(cfg.provider);
+	ctx.policy.provider = ctx.provider;
+	ctx.policy.webhooks = *cfg.webhook_key != '\0';
+	ctx.policy.webhook_insecure = cfg.webhook_allow_insecure != 0;
 	if ((ctx.db = db_new(cfg.database_url, cfg.db_connect_timeout,
 	    "imggen-api")) == NULL) {
 		log_error(LOG_CTX_NONE, "out of memory");

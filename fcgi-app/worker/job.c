@@ -43,6 +43,7 @@ job_release(struct job *j, CURLM *multi)
 		free(j->img[i].url);
 	}
 	provider_output_release(&j->out);
+	queue_webhook_release(&j->hook);
 	free(j->negative_prompt);
 	queue_job_release(&j->q);
 	memset(j, 0, sizeof(*j));
@@ -68,7 +69,8 @@ job_all_xfers_done(const struct job *j)
 int
 job_runnable(const struct job *j)
 {
-	if (j->state == JOB_GENERATING_WAIT || j->state == JOB_UPLOADING_WAIT)
+	if (j->state == JOB_GENERATING_WAIT || j->state == JOB_UPLOADING_WAIT ||
+	    j->state == JOB_WEBHOOK_WAIT)
 		return job_all_xfers_done(j);
 	return j->state != JOB_DONE;
 }
@@ -89,6 +91,7 @@ job_fail(struct job *j)
 void
 job_xfer_opts(const struct job_env *env, int upload, struct xfer_opts *o)
 {
+	memset(o, 0, sizeof(*o));
 	o->connect_timeout = env->cfg->provider_connect_timeout;
 	o->total_timeout = upload ? env->cfg->storage_timeout :
 	    env->cfg->provider_timeout;
@@ -132,6 +135,10 @@ job_step_claimed(struct job *j, const struct job_env *env)
 	struct json_object	*meta, *v;
 	const char		*ratio = "1:1";
 
+	if (strcmp(j->q.kind, "webhook") == 0) {
+		j->state = JOB_WEBHOOK_SEND;
+		return;
+	}
 	if ((meta = json_tokener_parse(j->q.metadata)) == NULL) {
 		ig_err_setc(&j->err, IG_EPERMANENT, "invalid_request", NULL,
 		    "the stored metadata is not JSON");
@@ -270,6 +277,10 @@ job_step_failing(struct job *j, const struct job_env *env)
 	const char	*code = permanent ? ig_err_api_code(&j->err) :
 			    "attempts_exhausted";
 
+	if (strcmp(j->q.kind, "webhook") == 0) {
+		job_step_webhook_failing(j, env);
+		return;
+	}
 	job_release_xfers(j, env->multi);
 	if (j->err.retry_after > 0 && j->err.retry_after * 1000 > delay)
 		delay = j->err.retry_after * 1000;
@@ -302,6 +313,8 @@ job_step(struct job *j, const struct job_env *env)
 		[JOB_UPLOADING]		= job_step_uploading,
 		[JOB_UPLOADING_WAIT]	= job_step_uploading_wait,
 		[JOB_RECORDING]		= job_step_recording,
+		[JOB_WEBHOOK_SEND]	= job_step_webhook_send,
+		[JOB_WEBHOOK_WAIT]	= job_step_webhook_wait,
 		[JOB_FAILING]		= job_step_failing,
 	};
 

@@ -40,6 +40,8 @@ enum job_state {
 	JOB_UPLOADING,
 	JOB_UPLOADING_WAIT,
 	JOB_RECORDING,
+	JOB_WEBHOOK_SEND,
+	JOB_WEBHOOK_WAIT,
 	JOB_FAILING,
 	JOB_DONE,
 	JOB_STATE__MAX
@@ -80,6 +82,7 @@ struct job {
 	char			 request_ids[GEN_MAX_IMAGES][80];
 	struct timespec		 gen_start;	/* provider time, for metrics */
 	long			 provider_ms;
+	struct queue_webhook	 hook;		/* webhook jobs */
 	int			 abort;		/* watched by transfers */
 	struct ig_err		 err;
 	struct log_ctx		 log;
@@ -103,6 +106,9 @@ void	job_step_generating(struct job *, const struct job_env *);
 void	job_step_generating_wait(struct job *, const struct job_env *);
 void	job_step_uploading(struct job *, const struct job_env *);
 void	job_step_uploading_wait(struct job *, const struct job_env *);
+void	job_step_webhook_send(struct job *, const struct job_env *);
+void	job_step_webhook_wait(struct job *, const struct job_env *);
+void	job_step_webhook_failing(struct job *, const struct job_env *);
 /* Shared by the step modules. */
 void	job_fail(struct job *);
 int	job_all_xfers_done(const struct job *);

@@ -4,8 +4,10 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <sys/socket.h>
 
 #include "crypto.h"
+#include "webhook.h"
 
 static size_t
 xfer_write(char *data, size_t size, size_t n, void *arg)
@@ -54,6 +56,23 @@ xfer_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut,
 
 	(void)dt; (void)dn; (void)ut; (void)un;
 	return x->abort != NULL && *x->abort;
+}
+
+/*
+ * Webhook URLs come from clients: check the address curl is about to
+ * connect to (after DNS, so a name that resolves inward is caught too).
+ */
+static curl_socket_t
+xfer_open_public(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct xfer	*x = arg;
+
+	(void)purpose;
+	if (!webhook_addr_public(&a->addr, a->addrlen)) {
+		x->refused_address = 1;
+		return CURL_SOCKET_BAD;
+	}
+	return socket(a->family, a->socktype, a->protocol);
 }
 
 int
@@ -108,6 +127,11 @@ xfer_start(CURLM *multi, struct xfer *x, struct http_request *req,
 	    (curl_off_t)o->max_response);
 	if (o->ca_file && *o->ca_file)
 		curl_easy_setopt(x->easy, CURLOPT_CAINFO, o->ca_file);
+	if (o->public_only) {
+		curl_easy_setopt(x->easy, CURLOPT_OPENSOCKETFUNCTION,
+		    xfer_open_public);
+		curl_easy_setopt(x->easy, CURLOPT_OPENSOCKETDATA, x);
+	}
 	curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
 	if (curl_multi_add_handle(multi, x->easy) != CURLM_OK)
 		return ig_err_set(err, IG_EINTERNAL, NULL,
@@ -140,6 +164,9 @@ int
 xfer_transport_error(const struct xfer *x, const char *what,
     struct ig_err *err)
 {
+	if (x->refused_address)
+		return ig_err_set(err, IG_EPERMANENT, NULL, "%s: the address is "
+		    "private, loopback or link-local", what);
 	switch (x->result) {
 	case CURLE_OK:
 		return 0;

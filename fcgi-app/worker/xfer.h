@@ -22,6 +22,7 @@ struct xfer_opts {
 	long		 total_timeout;		/* seconds */
 	size_t		 max_response;		/* bytes */
 	const char	*ca_file;		/* NULL or "": system store */
+	int		 public_only;		/* refuse private addresses */
 };
 
 struct xfer {
@@ -36,6 +37,7 @@ struct xfer {
 	long			 status;
 	long			 retry_after;
 	char			 request_id[80];	/* the peer's, if sent */
+	int			 refused_address;	/* public_only said no */
 };
 
 /*

@@ -113,16 +113,20 @@ Test(generation, defaults_fill_metadata)
 
 Test(generation, every_field_reaches_metadata)
 {
+	struct gen_policy pol = { provider_find("local"), 1, 0 };
 	struct json_object *root = NULL, *meta, *v;
 	struct gen_request r;
 	struct ig_err	 err = IG_ERR_INIT;
 	struct buf	 m = BUF_INIT(4096);
 	const char *const *names;
+	const char	*body = "{\"prompt\":\"p\",\"numberOfImages\":4,"
+	    "\"aspectRatio\":\"21:9\",\"negativePrompt\":\"no \\\"blur\\\"\","
+	    "\"seed\":4294967295,\"webhookUrl\":\"https://hooks.example.com/x?a=1\"}";
 	size_t		 i;
 
-	cr_assert_eq(validate("{\"prompt\":\"p\",\"numberOfImages\":4,"
-	    "\"aspectRatio\":\"21:9\",\"negativePrompt\":\"no \\\"blur\\\"\","
-	    "\"seed\":4294967295}", &r, &err, &root), 0, "%s", err.msg);
+	cr_assert_eq(jsonx_parse_strict(body, strlen(body), &root, &err), 0);
+	cr_assert_eq(generation_validate_policy(root, &pol, &r, &err), 0, "%s",
+	    err.msg);
 	generation_metadata_json(&r, &m);
 	meta = json_tokener_parse(buf_cstr(&m));
 	cr_assert_not_null(meta);
@@ -137,6 +141,9 @@ Test(generation, every_field_reaches_metadata)
 	cr_assert_eq(json_object_get_int64(v), 4294967295LL);
 	json_object_object_get_ex(meta, "negativePrompt", &v);
 	cr_assert_str_eq(json_object_get_string(v), "no \"blur\"");
+	json_object_object_get_ex(meta, "webhookUrl", &v);
+	cr_assert_str_eq(json_object_get_string(v),
+	    "https://hooks.example.com/x?a=1");
 	json_object_put(meta);
 	json_object_put(root);
 	buf_free(&m);
