@@ -67,8 +67,27 @@ job_all_xfers_done(const struct job *j)
 }
 
 int
+job_db_unavailable(struct job *j, const struct ig_err *err)
+{
+	if (err->code != IG_EUNAVAILABLE)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &j->not_before);
+	j->not_before.tv_sec += 1;
+	return 1;
+}
+
+int
 job_runnable(const struct job *j)
 {
+	struct timespec	 now;
+
+	if (j->not_before.tv_sec != 0) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec < j->not_before.tv_sec ||
+		    (now.tv_sec == j->not_before.tv_sec &&
+		    now.tv_nsec < j->not_before.tv_nsec))
+			return 0;
+	}
 	if (j->state == JOB_GENERATING_WAIT || j->state == JOB_UPLOADING_WAIT ||
 	    j->state == JOB_WEBHOOK_WAIT)
 		return job_all_xfers_done(j);
@@ -252,7 +271,10 @@ job_step_recording(struct job *j, const struct job_env *env)
 	job_ai_metadata(j, env, &ai, &tokens);
 	if (queue_complete(env->db, env->worker_id, &j->q, up, j->count,
 	    buf_cstr(&ai), buf_cstr(&tokens), &j->err) == -1) {
-		if (j->err.code == IG_ECONFLICT) {
+		if (job_db_unavailable(j, &j->err)) {
+			/* Still RECORDING: the images are stored; retry. */
+			ig_err_clear(&j->err);
+		} else if (j->err.code == IG_ECONFLICT) {
 			log_warn(&j->log, "not recorded: %s", j->err.msg);
 			j->state = JOB_DONE;
 		} else
@@ -286,6 +308,8 @@ job_step_failing(struct job *j, const struct job_env *env)
 		delay = j->err.retry_after * 1000;
 	if (queue_fail(env->db, env->worker_id, &j->q, permanent, delay, code,
 	    j->err.msg, &dead, &err) == -1) {
+		if (job_db_unavailable(j, &err))
+			return;		/* still FAILING: hand back later */
 		if (err.code == IG_ECONFLICT)
 			log_warn(&j->log, "lease lost; leaving the job to its "
 			    "new owner");

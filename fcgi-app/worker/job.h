@@ -83,6 +83,7 @@ struct job {
 	struct timespec		 gen_start;	/* provider time, for metrics */
 	long			 provider_ms;
 	struct queue_webhook	 hook;		/* webhook jobs */
+	struct timespec		 not_before;	/* database down: wait */
 	int			 abort;		/* watched by transfers */
 	struct ig_err		 err;
 	struct log_ctx		 log;
@@ -96,6 +97,11 @@ void	job_step(struct job *, const struct job_env *);
 int	job_finished(const struct job *);
 /* Whether a step would make progress now (not waiting on transfers). */
 int	job_runnable(const struct job *);
+/*
+ * The database is unreachable: keep the job (its work is done or its
+ * failure known) and try the write again a second later.
+ */
+int	job_db_unavailable(struct job *, const struct ig_err *);
 /* Lease lost: stop at once and write nothing. */
 void	job_abandon(struct job *);
 /* Delay before retry attempt n (1-based): base * 2^(n-1), ±25 % jitter. */
