@@ -4,7 +4,7 @@
  * answer, strict base64, image validation, and the classification of
  * non-2xx answers.  See provider_http.h for the contract.
  */
-#include "provider_http.h"
+#include "provider_wire.h"
 
 #include <ctype.h>
 #include <limits.h>
@@ -13,36 +13,6 @@
 #include <strings.h>
 
 #include <json-c/json.h>
-
-/*
- * Internal to the provider_http module (provider_http.c,
- * provider_google.c, provider_openai.c).  There is no private header, so
- * these prototypes are repeated, identically, at the top of each of the
- * three files: change all three together.
- */
-struct json_object	*provider_http_member(struct json_object *,
-			    const char *key, enum json_type);
-long long		 provider_http_count(struct json_object *,
-			    const char *key);
-int			 provider_http_add_image(struct provider_output *,
-			    const char *b64, size_t len, struct ig_err *);
-void			 provider_http_set_model(struct provider_output *,
-			    struct json_object *);
-int			 provider_google_build(const struct provider_info *,
-			    const struct config *,
-			    const struct provider_params *, int call,
-			    struct http_request *, struct ig_err *);
-int			 provider_google_parse(const struct provider_info *,
-			    const struct provider_params *, int call,
-			    struct json_object *, struct provider_output *,
-			    struct ig_err *);
-int			 provider_openai_build(const struct config *,
-			    const struct provider_params *,
-			    struct http_request *, struct ig_err *);
-int			 provider_openai_parse(
-			    const struct provider_params *,
-			    struct json_object *, struct provider_output *,
-			    struct ig_err *);
 
 /* Provider answers nest 6-8 levels; anything deeper is not theirs. */
 #define PROVIDER_JSON_DEPTH	32
@@ -535,4 +505,26 @@ provider_http_error(const struct provider_info *p, long status,
 	}
 	json_object_put(root);
 	return -1;
+}
+
+int
+provider_http_key_header(struct http_request *req, const char *key,
+    const char *key_name, const char *name, const char *prefix,
+    struct ig_err *err)
+{
+	size_t	 i;
+
+	if (key == NULL || *key == '\0')
+		return ig_err_set(err, IG_EPERMANENT, NULL, "%s is not set",
+		    key_name);
+	for (i = 0; key[i] != '\0'; i++)
+		if ((unsigned char)key[i] <= ' ' || (unsigned char)key[i] >= 0x7f)
+			return ig_err_set(err, IG_EPERMANENT, NULL, "%s holds a "
+			    "character not allowed in an HTTP header",
+			    key_name);
+	if (http_request_header(req, "%s: %s%s", name, prefix, key) == -1 ||
+	    http_request_header(req, "Content-Type: application/json") == -1)
+		return ig_err_set(err, IG_EINTERNAL, NULL,
+		    "the request headers do not fit");
+	return 0;
 }

@@ -11,63 +11,18 @@
  * {"error":{"message","type","param","code"}}, safety refusals being 400
  * with code moderation_blocked (content_policy_violation for DALL-E).
  */
-#include "provider_http.h"
+#include "provider_wire.h"
 
 #include <string.h>
 
 #include <json-c/json.h>
 
-/*
- * Internal to the provider_http module (provider_http.c,
- * provider_google.c, provider_openai.c).  There is no private header, so
- * these prototypes are repeated, identically, at the top of each of the
- * three files: change all three together.
- */
-struct json_object	*provider_http_member(struct json_object *,
-			    const char *key, enum json_type);
-long long		 provider_http_count(struct json_object *,
-			    const char *key);
-int			 provider_http_add_image(struct provider_output *,
-			    const char *b64, size_t len, struct ig_err *);
-void			 provider_http_set_model(struct provider_output *,
-			    struct json_object *);
-int			 provider_google_build(const struct provider_info *,
-			    const struct config *,
-			    const struct provider_params *, int call,
-			    struct http_request *, struct ig_err *);
-int			 provider_google_parse(const struct provider_info *,
-			    const struct provider_params *, int call,
-			    struct json_object *, struct provider_output *,
-			    struct ig_err *);
-int			 provider_openai_build(const struct config *,
-			    const struct provider_params *,
-			    struct http_request *, struct ig_err *);
-int			 provider_openai_parse(
-			    const struct provider_params *,
-			    struct json_object *, struct provider_output *,
-			    struct ig_err *);
-
-/* The key goes in a header only, and only if it cannot end the line. */
 static int
 provider_openai_auth(const struct config *cfg, struct http_request *req,
     struct ig_err *err)
 {
-	const char	*k = cfg->openai_api_key;
-	size_t		 i;
-
-	if (k == NULL || *k == '\0')
-		return ig_err_set(err, IG_EPERMANENT, NULL,
-		    "OPENAI_API_KEY is not set");
-	for (i = 0; k[i] != '\0'; i++)
-		if ((unsigned char)k[i] <= ' ' || (unsigned char)k[i] >= 0x7f)
-			return ig_err_set(err, IG_EPERMANENT, NULL,
-			    "OPENAI_API_KEY holds a character not allowed in "
-			    "an HTTP header");
-	if (http_request_header(req, "Authorization: Bearer %s", k) == -1 ||
-	    http_request_header(req, "Content-Type: application/json") == -1)
-		return ig_err_set(err, IG_EINTERNAL, NULL,
-		    "the request headers do not fit");
-	return 0;
+	return provider_http_key_header(req, cfg->openai_api_key,
+	    "OPENAI_API_KEY", "Authorization", "Bearer ", err);
 }
 
 int
