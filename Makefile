@@ -128,9 +128,16 @@ asan:
 	$(MAKE) BUILD=build/asan CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" all \
 		build/asan/test-unit build/asan/test-integration build/asan/test-outage
 	ASAN_OPTIONS=log_path=$(CURDIR)/build/asan/san/asan:detect_leaks=1 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	UBSAN_OPTIONS=log_path=$(CURDIR)/build/asan/san/ubsan:print_stacktrace=1:halt_on_error=1 \
 	$(MAKE) BUILD=build/asan CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" test
 	bash scripts/san-gate.sh build/asan/san
+	@# Positive control: the gate must catch a planted leak.
+	$(CC) $(SAN_FLAGS) tests/san/selftest.c -o build/asan/san-selftest
+	rm -rf build/asan/san-control && mkdir -p build/asan/san-control
+	-ASAN_OPTIONS=log_path=$(CURDIR)/build/asan/san-control/asan:detect_leaks=1 build/asan/san-selftest
+	! bash scripts/san-gate.sh build/asan/san-control >/dev/null 2>&1
+	@echo "asan: the gate caught the planted leak (positive control)"
 
 VG = valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite,indirect \
      --error-exitcode=99 --trace-children=no --suppressions=$(CURDIR)/tests/valgrind.supp
