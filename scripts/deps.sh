@@ -12,6 +12,8 @@ PACKAGES=(
     postgresql nginx-light spawn-fcgi multiwatch
     curl openssl valgrind ca-certificates
     iproute2 # ss(8), used by scripts/stack.sh to find a free port
+    # install and packaging tests (make test-install*, make test-deb), benchmarks
+    debhelper dpkg-dev jq wrk mandoc systemd systemd-container
 )
 
 log() { printf '%s: %s\n' "$PROG" "$*" >&2; }

@@ -16,7 +16,11 @@
 
 #include "buf.h"
 
-#define CONFIG_DEFAULT_PATH	"/etc/imggen/imggen.env"
+/* Both follow the build's SYSCONFDIR and DATADIR (see the Makefile). */
+#ifndef IMGGEN_DEFAULT_CONFIG
+#define IMGGEN_DEFAULT_CONFIG	"/etc/imggen/imggen.env"
+#endif
+#define CONFIG_DEFAULT_PATH	IMGGEN_DEFAULT_CONFIG
 #ifndef IMGGEN_DEFAULT_SQL_DIR
 #define IMGGEN_DEFAULT_SQL_DIR	"/usr/local/share/imggen/sql"
 #endif

@@ -53,7 +53,8 @@ main(int argc, char *argv[])
 	struct sigaction	 sa;
 	enum log_level		 lvl = LOG_INFO;
 
-	if (argc > 1 && strcmp(argv[1], "--help") == 0) {
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0)) {
 		usage();
 		return 0;
 	}
