@@ -119,7 +119,7 @@ unit: $(UNIT_BIN)
 
 test: all $(UNIT_BIN) $(ITEST_BIN) $(OUTAGE_BIN) $(S3_BIN) $(PROV_BIN)
 	$(UNIT_BIN) $(CRITERION_ARGS)
-	bash scripts/test-integration.sh $(BUILD) $(ITEST_BIN) $(OUTAGE_BIN)
+	bash scripts/test-integration.sh $(BUILD) $(ITEST_BIN) $(API_ITEST_BIN) $(OUTAGE_BIN)
 	bash scripts/test-providers.sh $(BUILD) $(S3_BIN) $(PROV_BIN)
 
 # Sanitizer runs fail on reports in the log files, not on exit statuses.
@@ -127,7 +127,8 @@ SAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-san
 asan:
 	rm -rf build/asan/san && mkdir -p build/asan/san
 	$(MAKE) BUILD=build/asan CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" all \
-		build/asan/test-unit build/asan/test-integration build/asan/test-outage
+		build/asan/test-unit build/asan/test-integration build/asan/test-outage \
+		build/asan/test-api build/asan/test-s3 build/asan/test-providers
 	ASAN_OPTIONS=log_path=$(CURDIR)/build/asan/san/asan:detect_leaks=1 \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	UBSAN_OPTIONS=log_path=$(CURDIR)/build/asan/san/ubsan:print_stacktrace=1:halt_on_error=1 \

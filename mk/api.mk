@@ -23,3 +23,7 @@ $(API_ITEST_BIN): $(call obj,$(API_ITEST_SRC)) $(LIB)
 
 test-api: all $(API_ITEST_BIN)
 	bash scripts/test-integration.sh $(BUILD) $(API_ITEST_BIN)
+
+# `make test` builds it too (this file is included after the test rule, so the prerequisite is
+# added here); the test recipe runs it once it is in its scripts/test-integration.sh line.
+test: $(API_ITEST_BIN)

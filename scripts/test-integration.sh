@@ -111,6 +111,9 @@ main() {
     chmod 0755 "$STACK_DIR"
 
     log "starting a test stack in ${STACK_DIR}"
+    # JWT bearer tokens are optional; the tests exercise them, so enable them.
+    echo "IMGGEN_JWT_SECRET=test-jwt-secret-0123456789abcdef0123456789" \
+        >"$STACK_DIR/imggen.local.env"
     STACK_STARTED=1
     if ! "$STACK" up "$STACK_DIR" --bin "$bin_dir" --responders 2 --no-fsync; then
         FAILED=1

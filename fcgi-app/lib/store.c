@@ -224,10 +224,21 @@ store_create_generation(struct db *db, const char *user_id,
 			store_copy(out->created_at, sizeof(out->created_at),
 			    res, 0, 1);
 			rc = 0;
-		} else
-			store_limit_error(db, user_id, r->number_of_images,
-			    err);
+			PQclear(res);
+			goto out;
+		}
 		PQclear(res);
+		/*
+		 * Refused by a limit.  A duplicate that waited on the user row
+		 * while the original took the last slot sees the limit, not
+		 * the key: look the key up once more before saying 429.
+		 */
+		if (key && (found = store_idempotent_lookup(db, user_id, key,
+		    hash, out, err)) != 0) {
+			rc = found == 1 ? 0 : -1;
+			goto out;
+		}
+		store_limit_error(db, user_id, r->number_of_images, err);
 		goto out;
 	}
 out:
