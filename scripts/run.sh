@@ -216,7 +216,7 @@ Use the API with curl:
        -d '{"prompt":"A red fox in the snow","numberOfImages":1,"aspectRatio":"1:1"}' \\
        "\$IMGGEN_URL/api/generate/text-to-image"
   curl --cacert "\$IMGGEN_CACERT" -H "Authorization: Bearer \$IMGGEN_TOKEN" "\$IMGGEN_URL/api/generate/queue/<generationId>"
-  curl --cacert "\$IMGGEN_CACERT" -H "Authorization: Bearer \$IMGGEN_TOKEN" "\$IMGGEN_URL/api/generate/queue/<generationId>"
+  curl --cacert "\$IMGGEN_CACERT" -H "Authorization: Bearer \$IMGGEN_TOKEN" "\$IMGGEN_URL/api/generate/queue?limit=10"
 
 Admin CLI:  IMGGEN_CONFIG=var/imggen.env ${IMGGEN_ADMIN} queue stats
 Stop:       make stop
