@@ -121,6 +121,7 @@ test: all $(UNIT_BIN) $(ITEST_BIN) $(OUTAGE_BIN) $(S3_BIN) $(PROV_BIN)
 	$(UNIT_BIN) $(CRITERION_ARGS)
 	bash scripts/test-integration.sh $(BUILD) $(ITEST_BIN) $(API_ITEST_BIN) $(OUTAGE_BIN)
 	bash scripts/test-providers.sh $(BUILD) $(S3_BIN) $(PROV_BIN)
+	$(MAKE) --no-print-directory test-faults
 
 # Sanitizer runs fail on reports in the log files, not on exit statuses.
 SAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all

@@ -253,8 +253,8 @@ queue_complete(struct db *db, const char *worker_id,
 	if (strcmp(PQgetvalue(res, 0, 0), "1") != 0)
 		ig_err_set(err, IG_ECONFLICT, NULL, "the job's lease was lost");
 	else if (strcmp(PQgetvalue(res, 0, 1), "1") != 0)
-		ig_err_set(err, IG_ECONFLICT, NULL, "the generation was canceled "
-		    "meanwhile; nothing recorded");
+		ig_err_setc(err, IG_ECONFLICT, "canceled", NULL, "the generation "
+		    "was canceled meanwhile; nothing recorded");
 	else
 		rc = 0;
 out:

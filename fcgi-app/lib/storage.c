@@ -101,3 +101,18 @@ storage_put_end(struct storage *st, long status, long retry_after,
 	(void)st;
 	return storage_s3_check_put(status, retry_after, body, len, err);
 }
+
+int
+storage_delete_begin(struct storage *st, const char *key,
+    struct http_request *req, struct ig_err *err)
+{
+	if (!storage_key_safe(key))
+		return ig_err_set(err, IG_EINTERNAL, NULL, "unsafe storage key");
+	if (st->kind == STORAGE_FS)
+		return storage_fs_delete(st->cfg->fs_root, key, err) == -1 ?
+		    -1 : STORAGE_STORED;
+	if (storage_s3_build_delete(st->cfg, key, (long long)time(NULL), req,
+	    err) == -1)
+		return -1;
+	return STORAGE_HTTP;
+}

@@ -47,14 +47,27 @@ int		 storage_put_begin(struct storage *, const char *key,
 int		 storage_put_end(struct storage *, long status,
 		    long retry_after, const char *body, size_t len,
 		    struct ig_err *) __attribute__((warn_unused_result));
+/*
+ * Deletes an object (a canceled generation's images): at once for fs, or
+ * as *req for the caller to perform (a missing object is not an error).
+ * Returns STORAGE_STORED (done), STORAGE_HTTP or -1.
+ */
+int		 storage_delete_begin(struct storage *, const char *key,
+		    struct http_request *req, struct ig_err *)
+		    __attribute__((warn_unused_result));
 /* A key made only of what storage_key() produces (no traversal). */
 int		 storage_key_safe(const char *key);
 
 /* Backends (storage_fs.c, storage_s3.c); called through the above. */
 int		 storage_fs_put(const char *root, const char *key,
 		    const void *data, size_t len, struct ig_err *);
+int		 storage_fs_delete(const char *root, const char *key,
+		    struct ig_err *);
 int		 storage_s3_build_put(const struct config *, const char *key,
 		    const void *data, size_t len, const char *mime,
+		    long long now_epoch, struct http_request *req,
+		    struct ig_err *) __attribute__((warn_unused_result));
+int		 storage_s3_build_delete(const struct config *, const char *key,
 		    long long now_epoch, struct http_request *req,
 		    struct ig_err *) __attribute__((warn_unused_result));
 int		 storage_s3_check_put(long status, long retry_after,

@@ -122,3 +122,19 @@ out:
 	buf_free(&tmp);
 	return rc;
 }
+
+int
+storage_fs_delete(const char *root, const char *key, struct ig_err *err)
+{
+	struct buf	 path = BUF_INIT(4096);
+	int		 rc = 0;
+
+	buf_addf(&path, "%s/%s", root, key);
+	if (!buf_ok(&path))
+		rc = ig_err_set(err, IG_ENOMEM, NULL, "out of memory");
+	else if (unlink(path.data) == -1 && errno != ENOENT)
+		rc = ig_err_set(err, IG_ETRANSIENT, NULL, "storage: %s",
+		    strerror(errno));
+	buf_free(&path);
+	return rc;
+}

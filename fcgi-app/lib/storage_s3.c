@@ -187,11 +187,13 @@ fail(struct http_request *req, struct ig_err *err, const char *msg)
 	return ig_err_set(err, IG_EPERMANENT, NULL, "%s", msg);
 }
 
-int
-storage_s3_build_put(const struct config *cfg, const char *key,
+/* PUT (data, mime) or DELETE (no body) of one object, signed. */
+static int
+s3_build(const char *method, const struct config *cfg, const char *key,
     const void *data, size_t len, const char *mime, long long now,
     struct http_request *req, struct ig_err *err)
 {
+	int			 put = strcmp(method, "PUT") == 0;
 	struct s3_endpoint	 ep;
 	struct sigv4_header	 h[5];
 	struct sigv4_request	 sr;
@@ -205,7 +207,7 @@ storage_s3_build_put(const struct config *cfg, const char *key,
 	int			 vhost = !cfg->s3_path_style, n, rc;
 	size_t			 nh = 0;
 
-	http_request_init(req, "PUT", 0);
+	http_request_init(req, method, 0);
 	if (parse_endpoint(cfg->s3_endpoint, &ep) == -1)
 		return fail(req, err, "S3_ENDPOINT: must be http(s)://host[:port]"
 		    " with no path, user or query");
@@ -242,11 +244,12 @@ storage_s3_build_put(const struct config *cfg, const char *key,
 	h[nh++] = (struct sigv4_header){ "host", host };
 	h[nh++] = (struct sigv4_header){ "x-amz-date", date };
 	h[nh++] = (struct sigv4_header){ "x-amz-content-sha256", hash };
-	h[nh++] = (struct sigv4_header){ "content-type", ctype };
-	if (cache[0] != '\0')
+	if (put)
+		h[nh++] = (struct sigv4_header){ "content-type", ctype };
+	if (put && cache[0] != '\0')
 		h[nh++] = (struct sigv4_header){ "cache-control", cache };
 	memset(&sr, 0, sizeof(sr));
-	sr.method = "PUT";
+	sr.method = method;
 	sr.path = path;
 	sr.headers = h;
 	sr.nheaders = nh;
@@ -269,8 +272,9 @@ storage_s3_build_put(const struct config *cfg, const char *key,
 	rc |= http_request_header(req, "Host: %s", host);
 	rc |= http_request_header(req, "x-amz-date: %s", date);
 	rc |= http_request_header(req, "x-amz-content-sha256: %s", hash);
-	rc |= http_request_header(req, "Content-Type: %s", ctype);
-	if (cache[0] != '\0')
+	if (put)
+		rc |= http_request_header(req, "Content-Type: %s", ctype);
+	if (put && cache[0] != '\0')
 		rc |= http_request_header(req, "Cache-Control: %s", cache);
 	rc |= http_request_header(req, "Authorization: %s", auth);
 	/* curl waits up to a second for "100 Continue" before big bodies. */
@@ -281,6 +285,21 @@ storage_s3_build_put(const struct config *cfg, const char *key,
 	req->ext_body = data;
 	req->ext_body_len = len;
 	return 0;
+}
+
+int
+storage_s3_build_put(const struct config *cfg, const char *key,
+    const void *data, size_t len, const char *mime, long long now,
+    struct http_request *req, struct ig_err *err)
+{
+	return s3_build("PUT", cfg, key, data, len, mime, now, req, err);
+}
+
+int
+storage_s3_build_delete(const struct config *cfg, const char *key,
+    long long now, struct http_request *req, struct ig_err *err)
+{
+	return s3_build("DELETE", cfg, key, "", 0, NULL, now, req, err);
 }
 
 /* Bounded search: never looks past hay + hlen, needs no NUL. */

@@ -89,9 +89,22 @@ job_runnable(const struct job *j)
 			return 0;
 	}
 	if (j->state == JOB_GENERATING_WAIT || j->state == JOB_UPLOADING_WAIT ||
-	    j->state == JOB_WEBHOOK_WAIT)
+	    j->state == JOB_WEBHOOK_WAIT || j->state == JOB_DISCARD_WAIT)
 		return job_all_xfers_done(j);
 	return j->state != JOB_DONE;
+}
+
+void
+job_cancel(struct job *j, CURLM *multi)
+{
+	int	 i, named = 0;
+
+	j->abort = 1;			/* stops transfers in flight */
+	job_release_xfers(j, multi);
+	j->abort = 0;			/* the deletes must run */
+	for (i = 0; i < GEN_MAX_IMAGES; i++)
+		named |= j->img[i].key != NULL;
+	j->state = named ? JOB_DISCARDING : JOB_DONE;
 }
 
 void
@@ -274,6 +287,11 @@ job_step_recording(struct job *j, const struct job_env *env)
 		if (job_db_unavailable(j, &j->err)) {
 			/* Still RECORDING: the images are stored; retry. */
 			ig_err_clear(&j->err);
+		} else if (j->err.api_code &&
+		    strcmp(j->err.api_code, "canceled") == 0) {
+			log_info(&j->log, "canceled before it was recorded; "
+			    "deleting its stored images");
+			j->state = JOB_DISCARDING;
 		} else if (j->err.code == IG_ECONFLICT) {
 			log_warn(&j->log, "not recorded: %s", j->err.msg);
 			j->state = JOB_DONE;
@@ -339,6 +357,8 @@ job_step(struct job *j, const struct job_env *env)
 		[JOB_RECORDING]		= job_step_recording,
 		[JOB_WEBHOOK_SEND]	= job_step_webhook_send,
 		[JOB_WEBHOOK_WAIT]	= job_step_webhook_wait,
+		[JOB_DISCARDING]	= job_step_discarding,
+		[JOB_DISCARD_WAIT]	= job_step_discard_wait,
 		[JOB_FAILING]		= job_step_failing,
 	};
 

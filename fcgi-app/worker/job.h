@@ -42,6 +42,8 @@ enum job_state {
 	JOB_RECORDING,
 	JOB_WEBHOOK_SEND,
 	JOB_WEBHOOK_WAIT,
+	JOB_DISCARDING,
+	JOB_DISCARD_WAIT,
 	JOB_FAILING,
 	JOB_DONE,
 	JOB_STATE__MAX
@@ -102,6 +104,11 @@ int	job_runnable(const struct job *);
  * failure known) and try the write again a second later.
  */
 int	job_db_unavailable(struct job *, const struct ig_err *);
+/*
+ * The client canceled: stop the job's transfers and delete whatever it
+ * stored (images of a canceled generation must not linger in storage).
+ */
+void	job_cancel(struct job *, CURLM *);
 /* Lease lost: stop at once and write nothing. */
 void	job_abandon(struct job *);
 /* Delay before retry attempt n (1-based): base * 2^(n-1), ±25 % jitter. */
@@ -115,6 +122,8 @@ void	job_step_uploading_wait(struct job *, const struct job_env *);
 void	job_step_webhook_send(struct job *, const struct job_env *);
 void	job_step_webhook_wait(struct job *, const struct job_env *);
 void	job_step_webhook_failing(struct job *, const struct job_env *);
+void	job_step_discarding(struct job *, const struct job_env *);
+void	job_step_discard_wait(struct job *, const struct job_env *);
 /* Shared by the step modules. */
 void	job_fail(struct job *);
 int	job_all_xfers_done(const struct job *);

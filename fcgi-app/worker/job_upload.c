@@ -86,3 +86,47 @@ job_step_uploading_wait(struct job *j, const struct job_env *env)
 	job_release_xfers(j, env->multi);
 	j->state = JOB_RECORDING;
 }
+
+/* Deletes every object this job named (a missing one is fine). */
+void
+job_step_discarding(struct job *j, const struct job_env *env)
+{
+	struct http_request	 req;
+	struct xfer_opts	 o;
+	struct ig_err		 err = IG_ERR_INIT;
+	int			 i, rc;
+
+	job_xfer_opts(env, 1, &o);
+	for (i = 0; i < GEN_MAX_IMAGES; i++) {
+		if (j->img[i].key == NULL)
+			continue;
+		memset(&req, 0, sizeof(req));
+		rc = storage_delete_begin(env->storage, j->img[i].key, &req,
+		    &err);
+		if (rc == STORAGE_HTTP && xfer_start(env->multi,
+		    &j->xfers[j->nxfers++], &req, &o, &j->abort, &err) == 0)
+			continue;
+		http_request_release(&req);
+		if (rc == -1)
+			log_warn(&j->log, "could not delete %s: %s",
+			    j->img[i].key, err.msg);
+	}
+	j->state = j->nxfers ? JOB_DISCARD_WAIT : JOB_DONE;
+}
+
+void
+job_step_discard_wait(struct job *j, const struct job_env *env)
+{
+	struct ig_err	 err = IG_ERR_INIT;
+	int		 i;
+
+	for (i = 0; i < j->nxfers; i++)
+		if (xfer_transport_error(&j->xfers[i], "storage", &err) == -1 ||
+		    (j->xfers[i].status != 404 && storage_put_end(env->storage,
+		    j->xfers[i].status, 0, buf_cstr(&j->xfers[i].resp),
+		    j->xfers[i].resp.len, &err) == -1))
+			log_warn(&j->log, "could not delete an image of the "
+			    "canceled generation: %s", err.msg);
+	job_release_xfers(j, env->multi);
+	j->state = JOB_DONE;
+}

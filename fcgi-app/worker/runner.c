@@ -132,7 +132,7 @@ runner_cancel_slot(struct runner *r, int slot)
 	if (job_finished(j))
 		return;
 	log_info(&j->log, "canceled by the client; abandoning the job");
-	job_abandon(j);
+	job_cancel(j, r->multi);
 	if (queue_drop(r->env.db, r->worker_id, &j->q, &err) == -1)
 		log_warn(&j->log, "could not drop the canceled job (the rescue "
 		    "will): %s", err.msg);
@@ -164,8 +164,11 @@ runner_heartbeat(struct runner *r)
 	struct ig_err		 err = IG_ERR_INIT;
 	int			 i, n = 0;
 
+	/* A job deleting a canceled generation's images holds no lease. */
 	for (i = 0; i < (int)r->cfg->worker_concurrency && n < 4096; i++)
-		if (r->used[i] && !job_finished(&r->jobs[i])) {
+		if (r->used[i] && !job_finished(&r->jobs[i]) &&
+		    r->jobs[i].state != JOB_DISCARDING &&
+		    r->jobs[i].state != JOB_DISCARD_WAIT) {
 			held_jobs[n] = &r->jobs[i].q;
 			slots[n++] = i;
 		}

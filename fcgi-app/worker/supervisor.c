@@ -90,7 +90,7 @@ supervisor_run(const struct config *cfg, int n)
 	sigset_t	 mask, old;
 	siginfo_t	 si;
 	struct timespec	 tick = { 0, 200 * 1000 * 1000 };
-	int		 i, sig, stopping = 0, alive, fatal = 0;
+	int		 i, sig, stopping = 0, alive, fatal = 0, werr;
 
 	if ((c = calloc((size_t)n, sizeof(*c))) == NULL)
 		return 1;
@@ -112,6 +112,8 @@ supervisor_run(const struct config *cfg, int n)
 					}
 				}
 		sig = sigtimedwait(&mask, &si, &tick);
+		/* reap() calls waitpid, which may change errno. */
+		werr = errno;
 		if ((sig == SIGTERM || sig == SIGINT) && !stopping) {
 			log_info(LOG_CTX_NONE, "stopping %d worker child(ren)",
 			    n);
@@ -129,8 +131,10 @@ supervisor_run(const struct config *cfg, int n)
 			alive += c[i].pid > 0;
 		if (stopping && alive == 0)
 			break;
-		if (sig == -1 && errno != EAGAIN && errno != EINTR)
+		if (sig == -1 && werr != EAGAIN && werr != EINTR) {
+			errno = werr;
 			log_error_errno(LOG_CTX_NONE, "sigtimedwait");
+		}
 	}
 	free(c);
 	log_info(LOG_CTX_NONE, "worker stopped");
