@@ -32,6 +32,7 @@ ITEST_SRC  = $(wildcard tests/integration/*.c) $(wildcard tests/lib/*.c)
 OUTAGE_SRC = $(wildcard tests/integration/outage/*.c) $(wildcard tests/lib/*.c)
 S3_SRC     = $(wildcard tests/s3/*.c)
 PROV_SRC   = $(wildcard tests/providers/*.c) $(wildcard tests/lib/*.c)
+SEC_SRC    = $(wildcard tests/security/*.c) $(wildcard tests/lib/*.c)
 
 # `make V=1` shows the full command lines.
 ifeq ($(V),1)
@@ -49,6 +50,7 @@ ITEST_BIN  = $(BUILD)/test-integration
 OUTAGE_BIN = $(BUILD)/test-outage
 S3_BIN     = $(BUILD)/test-s3
 PROV_BIN   = $(BUILD)/test-providers
+SEC_BIN    = $(BUILD)/test-security
 
 .DELETE_ON_ERROR:
 .PHONY: all help test unit check check-docs asan valgrind run stop clean lint
@@ -114,12 +116,17 @@ $(PROV_BIN): $(call obj,$(PROV_SRC)) $(LIB)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(ALL_LIBS) $(TEST_LIBS)
 
+$(SEC_BIN): $(call obj,$(SEC_SRC)) $(LIB)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(ALL_LIBS) $(TEST_LIBS)
+
 unit: $(UNIT_BIN)
 	$(UNIT_BIN) $(CRITERION_ARGS)
 
-test: all $(UNIT_BIN) $(ITEST_BIN) $(OUTAGE_BIN) $(S3_BIN) $(PROV_BIN)
+test: all $(UNIT_BIN) $(ITEST_BIN) $(OUTAGE_BIN) $(S3_BIN) $(PROV_BIN) $(SEC_BIN)
 	$(UNIT_BIN) $(CRITERION_ARGS)
-	bash scripts/test-integration.sh $(BUILD) $(ITEST_BIN) $(API_ITEST_BIN) $(OUTAGE_BIN)
+	bash scripts/test-integration.sh $(BUILD) $(ITEST_BIN) $(API_ITEST_BIN) $(SEC_BIN) \
+		tests/security/tls.sh $(OUTAGE_BIN)
 	bash scripts/test-providers.sh $(BUILD) $(S3_BIN) $(PROV_BIN)
 	$(MAKE) --no-print-directory test-faults
 
@@ -129,7 +136,8 @@ asan:
 	rm -rf build/asan/san && mkdir -p build/asan/san
 	$(MAKE) BUILD=build/asan CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" all \
 		build/asan/test-unit build/asan/test-integration build/asan/test-outage \
-		build/asan/test-api build/asan/test-s3 build/asan/test-providers
+		build/asan/test-api build/asan/test-s3 build/asan/test-providers \
+		build/asan/test-security
 	ASAN_OPTIONS=log_path=$(CURDIR)/build/asan/san/asan:detect_leaks=1 \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	UBSAN_OPTIONS=log_path=$(CURDIR)/build/asan/san/ubsan:print_stacktrace=1:halt_on_error=1 \

@@ -14,6 +14,8 @@ PACKAGES=(
     iproute2 # ss(8), used by scripts/stack.sh to find a free port
     # install and packaging tests (make test-install*, make test-deb), benchmarks
     debhelper dpkg-dev jq wrk mandoc systemd systemd-container
+    # libFuzzer harnesses (make fuzz, make fuzz-smoke)
+    clang libclang-rt-14-dev
 )
 
 log() { printf '%s: %s\n' "$PROG" "$*" >&2; }

@@ -114,6 +114,8 @@ main() {
     # JWT bearer tokens are optional; the tests exercise them, so enable them.
     echo "IMGGEN_JWT_SECRET=test-jwt-secret-0123456789abcdef0123456789" \
         >"$STACK_DIR/imggen.local.env"
+    # Fake credentials no test stack uses, so the secrets-in-logs test has values to look for.
+    cat "$REPO/tests/security/secrets.env" >>"$STACK_DIR/imggen.local.env"
     STACK_STARTED=1
     if ! "$STACK" up "$STACK_DIR" --bin "$bin_dir" --responders 2 --no-fsync; then
         FAILED=1

@@ -2,6 +2,9 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
+
+#include "utf8.h"
 
 /* The one place where an error class becomes an HTTP status and API code. */
 static const struct {
@@ -112,6 +115,17 @@ ig_err_retryable(const struct ig_err *err)
 void
 ig_err_field_copy(struct ig_err *err, const char *name)
 {
-	snprintf(err->fieldbuf, sizeof(err->fieldbuf), "%s", name);
+	size_t	 n = strnlen(name, sizeof(err->fieldbuf) - 1), i;
+
+	/* Never cut inside a UTF-8 sequence: back up to its first byte. */
+	while (n > 0 && ((unsigned char)name[n] & 0xc0) == 0x80)
+		n--;
+	memcpy(err->fieldbuf, name, n);
+	err->fieldbuf[n] = '\0';
+	/* A name taken from input goes into JSON: it must be UTF-8. */
+	if (utf8_count(err->fieldbuf, n) < 0)
+		for (i = 0; i < n; i++)
+			if ((unsigned char)err->fieldbuf[i] >= 0x80)
+				err->fieldbuf[i] = '?';
 	err->field = err->fieldbuf;
 }

@@ -73,6 +73,22 @@ jwt_part_json(const char *p, size_t len)
 	return json_tokener_parse((const char *)raw);
 }
 
+/*
+ * A NumericDate as whole seconds.  Converting a double outside long long's
+ * range (or NaN, which json-c's parser accepts) is undefined: refuse
+ * anything beyond a million years instead.
+ */
+static int
+jwt_seconds(struct json_object *v, long long *out)
+{
+	double	 d = json_object_get_double(v);
+
+	if (!(d > -3.2e13 && d < 3.2e13))
+		return -1;
+	*out = (long long)d;
+	return 0;
+}
+
 static int
 jwt_fail(struct ig_err *err, const char *why)
 {
@@ -124,14 +140,12 @@ jwt_verify_hs256(const char *t, size_t len, const char *secret, long long now,
 		jwt_fail(err, "exp is required");
 		goto out;
 	}
-	exp = (long long)json_object_get_double(v);
-	if (now > exp + JWT_LEEWAY) {
+	if (jwt_seconds(v, &exp) == -1 || now > exp + JWT_LEEWAY) {
 		jwt_fail(err, "expired");
 		goto out;
 	}
 	if (json_object_object_get_ex(pl, "nbf", &v)) {
-		nbf = (long long)json_object_get_double(v);
-		if (now + JWT_LEEWAY < nbf) {
+		if (jwt_seconds(v, &nbf) == -1 || now + JWT_LEEWAY < nbf) {
 			jwt_fail(err, "not yet valid");
 			goto out;
 		}

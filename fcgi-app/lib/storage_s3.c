@@ -324,10 +324,13 @@ find(const char *hay, size_t hlen, const char *needle)
 static void
 error_code(const char *body, size_t len, char code[S3_MAX_CODE + 1])
 {
-	const char	*p, *end = body + len, *q;
+	const char	*p, *end, *q;
 	size_t		 n;
 
 	code[0] = '\0';
+	if (body == NULL || len == 0)	/* NULL + 0 is undefined */
+		return;
+	end = body + len;
 	if ((p = find(body, len, "<Error>")) == NULL ||
 	    (p = find(p, (size_t)(end - p), "<Code>")) == NULL)
 		return;
