@@ -5,8 +5,9 @@
 #   make bench              release build into build/release (CFLAGS="-O2 -g -DNDEBUG"), then
 #                           tests/bench/run.sh: its own private stack (PostgreSQL with fsync and
 #                           synchronous_commit on), each measurement after a warm-up, one table on
-#                           stdout and build/bench/results.json.  About 8 minutes on 2 cores.
-#   make bench BENCH_FULL=1 longer runs and the 1,000,000-job growth case (about 25 minutes).
+#                           stdout and build/bench/results.json.  About 6 minutes on 2 cores.
+#   make bench BENCH_FULL=1 longer runs, the whole drain, the 1,000,000-job growth case and
+#                           100,000 requests per responder (about 30 minutes).
 #   BENCH_ONLY="ceiling get"  only those phases (ceiling get post callgrind drain latency inflight
 #                           growth render memory); BENCH_DURATION / BENCH_WARMUP in seconds.
 #   make bench-build        only the binaries.
