@@ -177,7 +177,9 @@ port_in_use() {
 pick_free_port() {
     local i port
     for ((i = 0; i < 200; i++)); do
-        port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+        # Below the kernel's ephemeral range (32768-60999 on Debian): a port there can be
+        # taken by any outgoing connection between our check and nginx's bind.
+        port=$((20000 + (RANDOM * 32768 + RANDOM) % 12000))
         if ! port_in_use "$port"; then
             printf '%s\n' "$port"
             return 0
@@ -428,8 +430,9 @@ nginx_stop() {
 
 # nginx_start PORT: returns 0 started, 1 failed, 2 failed because the port is taken.
 nginx_start() {
-    local port=$1 out
+    local port=$1 out before
     mkdir -p "$DIR/nginx"
+    before=$(wc -c <"$NGINX_ERROR_LOG" 2>/dev/null || echo 0)
     if out=$(
         bash -c 'for fd in /proc/$$/fd/*; do fd=${fd##*/}; if [[ $fd -gt 2 ]]; then eval "exec ${fd}>&-"; fi; done 2>/dev/null
                  exec nginx -c "$1" </dev/null' _ "$NGINX_CONF" 2>&1
@@ -438,7 +441,9 @@ nginx_start() {
         return 0
     fi
     printf '%s\n' "$out" >>"$NGINX_ERROR_LOG"
-    if [[ $out == *"Address already in use"* ]]; then
+    # nginx may report the failed bind in its error log rather than on stderr.
+    if [[ $out == *"Address already in use"* ]] ||
+        tail -c +"$((before + 1))" "$NGINX_ERROR_LOG" 2>/dev/null | grep -q "Address already in use"; then
         log "port ${port} is already in use"
         return 2
     fi

@@ -98,6 +98,9 @@ static const struct cfg_row cfg_rows[] = {
 	    cfg_check_log_level, "debug, info, warn or error" },
 	{ "IMGGEN_DB_CONNECT_TIMEOUT", CFG_LONG, OFF(db_connect_timeout), "3",
 	    1, 60, 0, NULL, "seconds to wait for a database connection" },
+	{ "IMGGEN_DB_PREPARED", CFG_LONG, OFF(db_prepared), "1", 0, 1, 0, NULL,
+	    "1: prepare statements once per connection; 0 behind a pgbouncer "
+	    "in transaction mode older than 1.21" },
 	{ "IMGGEN_WORKER_PROCESSES", CFG_LONG, OFF(worker_processes), "0",
 	    0, 256, 0, NULL, "worker children; 0 = one per core" },
 	{ "IMGGEN_WORKER_CONCURRENCY", CFG_LONG, OFF(worker_concurrency), "16",

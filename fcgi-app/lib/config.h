@@ -35,6 +35,7 @@ struct config {
 	char	*sql_dir;
 	char	*log_level;
 	long	 db_connect_timeout;
+	long	 db_prepared;
 	long	 worker_processes;
 	long	 worker_concurrency;
 	long	 lease_seconds;

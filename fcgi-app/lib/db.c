@@ -6,8 +6,14 @@
 
 #include "log.h"
 
+#define DB_MAX_PREPARED	64
+
 struct db {
 	PGconn		*conn;
+	int		 prepare;	/* use server-side prepared statements */
+	unsigned	 prep_serial;	/* connection they were prepared on */
+	int		 nprep;
+	const char	*prep_sql[DB_MAX_PREPARED];
 	char		*conninfo;
 	char		 timeout[16];
 	char		 appname[64];
@@ -168,15 +174,63 @@ db_classify(struct db *db, const PGresult *res, struct ig_err *err)
 	    state);
 }
 
+void
+db_set_prepare(struct db *db, int on)
+{
+	db->prepare = on;
+}
+
+/*
+ * The prepared statement for sql on this connection, preparing it on first
+ * use: parse and plan once per connection instead of once per request.
+ * Statements are keyed by their text (pointer first, for speed).  NULL when
+ * the cache is full or preparing failed (the caller then runs it unnamed).
+ */
+static const char *
+db_prepared(struct db *db, const char *sql, int nparams, char name[16])
+{
+	PGresult	*res;
+	int		 i, ok;
+
+	if (db->prep_serial != db->serial) {
+		db->nprep = 0;
+		db->prep_serial = db->serial;
+	}
+	for (i = 0; i < db->nprep; i++)
+		if (db->prep_sql[i] == sql || strcmp(db->prep_sql[i], sql) == 0) {
+			snprintf(name, 16, "ig%d", i);
+			return name;
+		}
+	if (db->nprep == DB_MAX_PREPARED)
+		return NULL;
+	snprintf(name, 16, "ig%d", db->nprep);
+	res = PQprepare(db->conn, name, sql, nparams, NULL);
+	ok = res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK;
+	PQclear(res);
+	if (!ok)
+		return NULL;
+	db->prep_sql[db->nprep++] = sql;
+	return name;
+}
+
 PGresult *
 db_exec(struct db *db, const char *sql, int nparams,
     const char *const *params, struct ig_err *err)
 {
 	PGresult	*res;
+	const char	*stmt = NULL;
+	char		 name[16];
 
 	if (db_ensure(db, err) == -1)
 		return NULL;
-	res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	if (db->prepare)
+		stmt = db_prepared(db, sql, nparams, name);
+	if (stmt)
+		res = PQexecPrepared(db->conn, stmt, nparams, params, NULL,
+		    NULL, 0);
+	else
+		res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL,
+		    NULL, 0);
 	if (res != NULL && (PQresultStatus(res) == PGRES_TUPLES_OK ||
 	    PQresultStatus(res) == PGRES_COMMAND_OK))
 		return res;

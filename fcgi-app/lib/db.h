@@ -31,6 +31,13 @@ void		 db_free(struct db *);
  */
 int		 db_ensure(struct db *, struct ig_err *)
 		    __attribute__((warn_unused_result));
+/*
+ * Prepares each statement once per connection (off by default; on for the
+ * service binaries unless IMGGEN_DB_PREPARED=0, e.g. behind a pgbouncer in
+ * transaction mode older than 1.21).  Statements passed to db_exec must be
+ * constant strings.
+ */
+void		 db_set_prepare(struct db *, int on);
 /* Whether the last failure was a lost connection (worth one retry). */
 int		 db_lost(const struct db *);
 PGconn		*db_conn(struct db *);

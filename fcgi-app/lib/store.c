@@ -155,6 +155,23 @@ store_limit_error(struct db *db, const char *user_id, int images,
 	return -1;
 }
 
+/*
+ * Wakes the workers, after the commit.  A NOTIFY inside the enqueue would
+ * take PostgreSQL's global notify lock across the commit's WAL flush and so
+ * serialise every POST (measured: docs/benchmarks.md); on its own it costs
+ * no flush.  A lost notification costs latency only: workers also poll.
+ */
+static void
+store_notify_workers(struct db *db)
+{
+	struct ig_err	 ignored = IG_ERR_INIT;
+	PGresult	*res;
+
+	res = db_exec(db, "SELECT pg_notify('imggen_jobs', '')", 0, NULL,
+	    &ignored);
+	PQclear(res);
+}
+
 int
 store_create_generation(struct db *db, const char *user_id,
     const struct gen_request *r, const char *metadata_json, long max_attempts,
@@ -179,8 +196,7 @@ store_create_generation(struct db *db, const char *user_id,
 	    "  RETURNING id, created_at), "
 	    "j AS (INSERT INTO jobs (kind, generation_id, max_attempts) "
 	    "    SELECT 'generate', id, $4::int FROM g) "
-	    "SELECT id, imggen_iso(created_at), pg_notify('imggen_jobs', '') "
-	    "FROM g";
+	    "SELECT id, imggen_iso(created_at) FROM g";
 	struct buf	 prompt = BUF_INIT(BUF_MAX_REQUEST_BODY);
 	char		 attempts[24], images[16], hash[2 * CRYPTO_SHA256_LEN + 1];
 	const char	*params[7];
@@ -225,6 +241,7 @@ store_create_generation(struct db *db, const char *user_id,
 			    res, 0, 1);
 			rc = 0;
 			PQclear(res);
+			store_notify_workers(db);
 			goto out;
 		}
 		PQclear(res);

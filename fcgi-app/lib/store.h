@@ -36,7 +36,7 @@ struct store_created {
 
 /*
  * Inserts the generation and its job in one statement (hence one
- * transaction), taking the user's limits in the same statement, and
+ * transaction), taking the user's limits in the same statement, then
  * notifies the workers.  With an idempotency key: the same key and request
  * within 24 h returns the original (replayed = 1); the same key with
  * another request is IG_EPERMANENT "idempotency_mismatch" (422).  Over a

@@ -82,6 +82,7 @@ main(int argc, char *argv[])
 		log_error(LOG_CTX_NONE, "out of memory");
 		return 1;
 	}
+	db_set_prepare(ctx.db, cfg.db_prepared != 0);
 	/* Refuse an old schema; a database that is down is served as 503s. */
 	if (db_ensure(ctx.db, &err) == 0 && migrate_check(ctx.db, &err) == -1 &&
 	    err.code != IG_EUNAVAILABLE) {

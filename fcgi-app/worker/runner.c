@@ -348,6 +348,7 @@ runner_main(const struct config *cfg, int idx)
 		    err.msg[0] ? err.msg : "out of memory");
 		goto out;
 	}
+	db_set_prepare(r.env.db, cfg->db_prepared != 0);
 	if (db_ensure(r.env.db, &err) == 0 && migrate_check(r.env.db, &err) ==
 	    -1 && err.code != IG_EUNAVAILABLE) {
 		log_error(LOG_CTX_NONE, "%s", err.msg);
