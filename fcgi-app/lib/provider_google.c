@@ -133,33 +133,13 @@ static int
 provider_google_imagen_parse(const struct provider_params *pp,
     struct json_object *root, struct provider_output *out, struct ig_err *err)
 {
-	struct json_object	*preds, *b;
-	size_t			 i, n;
-	int			 nimg = 0, taken = 0;
+	struct json_object	*preds;
 
 	provider_http_set_model(out, provider_http_member(root,
 	    "modelVersion", json_type_string));
 	preds = provider_http_member(root, "predictions", json_type_array);
-	n = preds ? json_object_array_length(preds) : 0;
-	for (i = 0; i < n; i++)
-		if (provider_http_member(json_object_array_get_idx(preds, i),
-		    "bytesBase64Encoded", json_type_string) != NULL)
-			nimg++;
-	if (nimg > GEN_MAX_IMAGES)
-		return ig_err_set(err, IG_ETRANSIENT, NULL,
-		    "provider returned more than %d images", GEN_MAX_IMAGES);
-	for (i = 0; i < n && taken < pp->count; i++) {
-		b = provider_http_member(json_object_array_get_idx(preds, i),
-		    "bytesBase64Encoded", json_type_string);
-		if (b == NULL)
-			continue;
-		if (provider_http_add_image(out, json_object_get_string(b),
-		    (size_t)json_object_get_string_len(b), err) == -1)
-			return -1;
-		taken++;
-	}
-	out->filtered += pp->count - taken;
-	return 0;
+	return provider_http_take_images(preds, "bytesBase64Encoded", pp->count,
+	    out, err);
 }
 
 /* finishReason values that mean "no image, on purpose". */

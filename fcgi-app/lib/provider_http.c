@@ -528,3 +528,32 @@ provider_http_key_header(struct http_request *req, const char *key,
 		    "the request headers do not fit");
 	return 0;
 }
+
+int
+provider_http_take_images(struct json_object *array, const char *field,
+    int count, struct provider_output *out, struct ig_err *err)
+{
+	struct json_object	*b;
+	size_t			 i, n = array ? json_object_array_length(array) : 0;
+	int			 nimg = 0, taken = 0;
+
+	for (i = 0; i < n; i++)
+		if (provider_http_member(json_object_array_get_idx(array, i),
+		    field, json_type_string) != NULL)
+			nimg++;
+	if (nimg > GEN_MAX_IMAGES)
+		return ig_err_set(err, IG_ETRANSIENT, NULL,
+		    "provider returned more than %d images", GEN_MAX_IMAGES);
+	for (i = 0; i < n && taken < count; i++) {
+		b = provider_http_member(json_object_array_get_idx(array, i),
+		    field, json_type_string);
+		if (b == NULL)
+			continue;
+		if (provider_http_add_image(out, json_object_get_string(b),
+		    (size_t)json_object_get_string_len(b), err) == -1)
+			return -1;
+		taken++;
+	}
+	out->filtered += count - taken;
+	return 0;
+}

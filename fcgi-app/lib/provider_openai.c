@@ -60,9 +60,7 @@ int
 provider_openai_parse(const struct provider_params *pp,
     struct json_object *root, struct provider_output *out, struct ig_err *err)
 {
-	struct json_object	*data, *b, *u;
-	size_t			 i, n;
-	int			 nimg = 0, taken = 0;
+	struct json_object	*data, *u;
 	long long		 in, o, tot;
 
 	provider_http_set_model(out, provider_http_member(root, "model",
@@ -71,25 +69,9 @@ provider_openai_parse(const struct provider_params *pp,
 	if (data == NULL)
 		return ig_err_set(err, IG_ETRANSIENT, NULL,
 		    "provider returned an answer without data");
-	n = json_object_array_length(data);
-	for (i = 0; i < n; i++)
-		if (provider_http_member(json_object_array_get_idx(data, i),
-		    "b64_json", json_type_string) != NULL)
-			nimg++;
-	if (nimg > GEN_MAX_IMAGES)
-		return ig_err_set(err, IG_ETRANSIENT, NULL,
-		    "provider returned more than %d images", GEN_MAX_IMAGES);
-	for (i = 0; i < n && taken < pp->count; i++) {
-		b = provider_http_member(json_object_array_get_idx(data, i),
-		    "b64_json", json_type_string);
-		if (b == NULL)
-			continue;
-		if (provider_http_add_image(out, json_object_get_string(b),
-		    (size_t)json_object_get_string_len(b), err) == -1)
-			return -1;
-		taken++;
-	}
-	out->filtered += pp->count - taken;
+	if (provider_http_take_images(data, "b64_json", pp->count, out,
+	    err) == -1)
+		return -1;
 	u = provider_http_member(root, "usage", json_type_object);
 	if (u != NULL) {
 		in = provider_http_count(u, "input_tokens");

@@ -17,6 +17,14 @@ long long		 provider_http_count(struct json_object *,
 			    const char *key);
 int			 provider_http_add_image(struct provider_output *,
 			    const char *b64, size_t len, struct ig_err *);
+/*
+ * Takes up to count images from the base64 field of the objects in array
+ * (NULL: none); the ones asked for but missing count as filtered.  More
+ * than GEN_MAX_IMAGES in one answer is IG_ETRANSIENT.
+ */
+int			 provider_http_take_images(struct json_object *array,
+			    const char *field, int count,
+			    struct provider_output *, struct ig_err *);
 void			 provider_http_set_model(struct provider_output *,
 			    struct json_object *);
 /*
