@@ -81,6 +81,11 @@ mount -t overlay imggen-nspawn -o "lowerdir=/,upperdir=$ROOT/upper,workdir=$ROOT
     die "cannot mount an overlay on / (overlayfs)"
 systemd-id128 new >"$ROOT/merged/etc/machine-id" # the host's id would clash (journal linking)
 
+# The container's systemd mounts a fresh /tmp, which would hide a checkout under /tmp (CI's clone
+# may live there): hand the script and the package over inside the container's own tree.
+mkdir -p "$ROOT/merged/opt/imggen-test"
+cp "$REPO/tests/install/systemd-inner.sh" "$DEB" "$ROOT/merged/opt/imggen-test/"
+INNER_DEB=/opt/imggen-test/$(basename "$DEB")
 log "booting the container (console: ${LOGS}/console.log)"
 setsid systemd-nspawn --quiet --register=no --keep-unit --link-journal=no --private-network \
     --machine="imggen-test-$$" --console=read-only -D "$ROOT/merged" -b >"$LOGS/console.log" 2>&1 &
@@ -106,7 +111,7 @@ if [[ $state == degraded ]]; then
     IN systemctl --failed --no-legend >&2 || true
 fi
 
-IN /bin/bash "$REPO/tests/install/systemd-inner.sh" "$DEB" 2>&1 | tee "$LOGS/inner.log"
+IN /bin/bash /opt/imggen-test/systemd-inner.sh "$INNER_DEB" 2>&1 | tee "$LOGS/inner.log"
 IN journalctl -o short-iso -u 'imggen*' --no-pager >"$LOGS/journal.log" 2>&1 || true
 passed=$(grep -c '^ok ' "$LOGS/inner.log" || true)
 failed=$(grep -c '^FAIL ' "$LOGS/inner.log" || true)
