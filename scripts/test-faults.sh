@@ -26,6 +26,8 @@ PROG=test-faults.sh
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STACK=$REPO/scripts/stack.sh
 S3RVER=$REPO/scripts/s3rver.sh
+# shellcheck source=scripts/lib/standin.sh
+. "$REPO/scripts/lib/standin.sh"
 
 log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
 die() {
@@ -136,20 +138,10 @@ cleanup() {
 	exit "$rc"
 }
 
-# Starts the provider stand-in; sets STANDIN_PID and STANDIN_PORT (waits, with a deadline, for its
-# "listening PORT" line).  Not in a command substitution: the pid must reach cleanup().
+# Starts the provider stand-in; sets STANDIN_PID and STANDIN_PORT.
 STANDIN_PORT=""
 start_standin() {
-	node "$REPO/tests/standins/providers.js" 0 >"$DIR/standin.log" 2>&1 </dev/null &
-	STANDIN_PID=$!
-	local deadline=$((SECONDS + 20))
-	while ((SECONDS < deadline)); do
-		STANDIN_PORT=$(sed -n 's/^listening \([0-9]*\)$/\1/p' "$DIR/standin.log" | head -n 1)
-		[[ -n $STANDIN_PORT ]] && return 0
-		kill -0 "$STANDIN_PID" 2>/dev/null || die "the provider stand-in exited: $(cat "$DIR/standin.log")"
-		sleep 0.1
-	done
-	die "the provider stand-in did not start within 20 s"
+	standin_start "$REPO/tests/standins/providers.js" "$DIR/standin.log"
 }
 
 write_local_env() {

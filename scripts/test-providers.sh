@@ -14,6 +14,8 @@ PROG=test-providers.sh
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STACK=$REPO/scripts/stack.sh
 S3RVER=$REPO/scripts/s3rver.sh
+# shellcheck source=scripts/lib/standin.sh
+. "$REPO/scripts/lib/standin.sh"
 
 log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
 die() { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }
@@ -52,20 +54,12 @@ cleanup() {
 	exit "$rc"
 }
 
-# start_node NAME: runs tests/standins/NAME.js, waits (with a deadline) for its port.
+# start_node NAME: runs tests/standins/NAME.js and prints its port.  Run in a command
+# substitution, so the pid goes to node.pids for cleanup().
 start_node() {
-	local name=$1 log=$DIR/$1.log pid deadline=$((SECONDS + 20)) port=""
-	node "$REPO/tests/standins/$name.js" 0 >"$log" 2>&1 &
-	pid=$!
-	echo "$pid" >>"$DIR/node.pids"
-	while ((SECONDS < deadline)); do
-		port=$(sed -n 's/^listening \([0-9]*\)$/\1/p' "$log" | head -n 1)
-		[[ -n $port ]] && break
-		kill -0 "$pid" 2>/dev/null || die "$name.js exited: $(cat "$log")"
-		sleep 0.1
-	done
-	[[ -n $port ]] || die "$name.js did not start within 20 s"
-	printf '%s\n' "$port"
+	standin_start "$REPO/tests/standins/$1.js" "$DIR/$1.log"
+	echo "$STANDIN_PID" >>"$DIR/node.pids"
+	printf '%s\n' "$STANDIN_PORT"
 }
 
 write_local_env() {

@@ -35,6 +35,8 @@ set -euo pipefail
 
 PROG=bench
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=scripts/lib/standin.sh
+. "$REPO/scripts/lib/standin.sh"
 BENCH_DIR=$REPO/tests/bench
 STACK_SH=$REPO/scripts/stack.sh
 
@@ -368,16 +370,7 @@ wait_until() {
 # set-up
 
 start_standin() {
-    local deadline=$((SECONDS + 20))
-    node "$REPO/tests/standins/providers.js" 0 >"$DIR/providers.log" 2>&1 &
-    STANDIN_PID=$!
-    while ((SECONDS < deadline)); do
-        STANDIN_PORT=$(sed -n 's/^listening \([0-9]*\)$/\1/p' "$DIR/providers.log" | head -n 1)
-        [[ -n $STANDIN_PORT ]] && return 0
-        kill -0 "$STANDIN_PID" 2>/dev/null || die "providers.js exited: $(cat "$DIR/providers.log")"
-        sleep 0.1
-    done
-    die "providers.js did not start"
+    standin_start "$REPO/tests/standins/providers.js" "$DIR/providers.log"
 }
 
 setup_stack() {
