@@ -11,6 +11,7 @@
 #include "crypto.h"
 #include "db.h"
 #include "log.h"
+#include "maint.h"
 #include "migrate.h"
 #include "queue.h"
 #include "store.h"
@@ -152,6 +153,7 @@ static int
 cmd_maintenance(struct admin *a, int argc, char **argv)
 {
 	struct ig_err	 err = IG_ERR_INIT;
+	struct maint_reindex ri;
 	long		 rescued, jobs, gens;
 
 	(void)argc;
@@ -164,6 +166,15 @@ cmd_maintenance(struct admin *a, int argc, char **argv)
 		return fail(&err);
 	printf("pruned %ld dead job(s) and %ld finished generation(s)\n",
 	    jobs, gens);
+	if (maint_reindex_jobs(a->db, a->cfg.jobs_reindex_mb, &ri, &err) == -1)
+		return fail(&err);
+	if (ri.rebuilt)
+		printf("rebuilt the jobs indexes: %lld kB -> %lld kB "
+		    "(%lld live job(s))\n", ri.before_bytes / 1024,
+		    ri.after_bytes / 1024, ri.live_rows);
+	else
+		printf("jobs indexes: %lld kB for %lld live job(s), no rebuild "
+		    "needed\n", ri.before_bytes / 1024, ri.live_rows);
 	return cmd_queue_stats(a, 0, NULL);
 }
 
@@ -263,7 +274,8 @@ static const struct command commands[] = {
 	{ "webhook deliveries", 1, 1, "webhook deliveries GENERATION_ID",
 	    cmd_webhook_deliveries },
 	{ "maintenance", 0, 0, "maintenance  (rescue expired leases, prune "
-	    "per retention, report queue health; for cron)", cmd_maintenance },
+	    "per retention, rebuild bloated jobs indexes, report queue "
+	    "health; for cron)", cmd_maintenance },
 	{ "requeue", 1, 1, "requeue JOB_ID | requeue --all-dead  (retry dead "
 	    "jobs with fresh attempts)", cmd_requeue },
 };

@@ -123,6 +123,10 @@ static const struct cfg_row cfg_rows[] = {
 	    OFF(generation_retention_days), "0", 0, 36500, 0, NULL,
 	    "maintenance deletes finished generations older than this; 0 = "
 	    "keep them" },
+	{ "IMGGEN_JOBS_REINDEX_MB", CFG_LONG, OFF(jobs_reindex_mb), "8",
+	    0, 1048576, 0, NULL,
+	    "maintenance rebuilds the jobs table's indexes once they exceed "
+	    "this many MB and 4 times what the live rows need; 0 = never" },
 	{ "IMGGEN_JWT_SECRET", CFG_STR, OFF(jwt_secret), "", 0, 0, CFG_SECRET,
 	    cfg_check_jwt_secret, "HS256 secret for JWT bearer tokens (at "
 	    "least 32 bytes); empty: JWTs are not accepted" },

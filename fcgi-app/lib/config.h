@@ -45,6 +45,7 @@ struct config {
 	long	 shutdown_grace_seconds;
 	long	 dead_job_retention_days;
 	long	 generation_retention_days;
+	long	 jobs_reindex_mb;
 	char	*jwt_secret;
 	char	*webhook_key;
 	long	 webhook_allow_insecure;

@@ -10,7 +10,7 @@
 #include "ig_err.h"
 
 /* The schema version the binaries of this build need. */
-#define MIGRATE_REQUIRED_VERSION	4
+#define MIGRATE_REQUIRED_VERSION	5
 
 /* Applies pending migrations; *applied counts them. */
 int	migrate_run(struct db *, const char *sql_dir, int *applied,

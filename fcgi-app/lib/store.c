@@ -273,11 +273,12 @@ store_generation_json(struct db *db, const char *user_id,
 	 * claim index, capped so that a deep queue stays cheap to poll.
 	 */
 	static const char sql[] =
-	    "SELECT imggen_generation_doc(g, CASE WHEN g.status = 'queued' THEN "
+	    "SELECT imggen_doc(g, CASE WHEN g.status = 'queued' THEN "
 	    "  (SELECT count(*) FROM (SELECT 1 FROM jobs me, jobs q "
 	    "    WHERE me.generation_id = g.id AND me.state = 'queued' "
 	    "      AND q.state = 'queued' AND (q.priority, q.run_at, q.id) < "
-	    "      (me.priority, me.run_at, me.id) LIMIT 1000) ahead) END)::text, "
+	    "      (me.priority, me.run_at, me.id) LIMIT 1000) ahead) END, "
+	    STORE_IMAGES_SQL ")::text, "
 	    "  g.status IN ('completed', 'failed', 'canceled'), "
 	    "  (extract(epoch FROM g.completed_at) * 1000)::bigint "
 	    "FROM image_generations g WHERE g.id = $1 AND g.user_id = $2";
@@ -386,7 +387,7 @@ store_list_generations(struct db *db, const char *user_id, const char *status,
 {
 	/* Keyset pagination on the (user_id, created_at DESC, id DESC) index. */
 	static const char sql[] =
-	    "SELECT imggen_generation_doc(g, NULL)::text, "
+	    "SELECT imggen_doc(g, NULL, " STORE_IMAGES_SQL ")::text, "
 	    "  ((extract(epoch FROM g.created_at) * 1000000)::numeric)::bigint, "
 	    "  g.id FROM image_generations g "
 	    "WHERE g.user_id = $1 AND ($2::text IS NULL OR g.status = $2) "

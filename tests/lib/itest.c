@@ -790,9 +790,8 @@ exited_ok(int status)
 	return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
-/* Runs the admin CLI with ARGS; returns its stdout (malloc'd). */
-static char *
-admin_read(const char *const *args)
+char *
+itest_admin_read(const char *const *args)
 {
 	char cmd[2048], chunk[512];
 	struct body_buf out = { 0 };
@@ -842,7 +841,7 @@ char *
 itest_token_create(const char *email)
 {
 	const char *args[] = { "token", "create", email, NULL };
-	char *out = admin_read(args), *s = out, *e;
+	char *out = itest_admin_read(args), *s = out, *e;
 
 	while (*s != '\0' && isspace((unsigned char)*s))
 		s++;
@@ -898,7 +897,7 @@ itest_user_create(struct itest_user *user, const char *prefix)
 	memset(user, 0, sizeof *user);
 	unique_email(user->email, sizeof user->email, prefix);
 	args[2] = user->email;
-	free(admin_read(args));
+	free(itest_admin_read(args));
 	user->token = itest_token_create(user->email);
 	id = itest_pg_text("SELECT id::text FROM users WHERE email = $1",
 	    user->email, NULL);

@@ -208,6 +208,12 @@ char *itest_token_create(const char *email);
 /* Revokes SECRET through "$IMGGEN_ADMIN token revoke -". */
 void itest_token_revoke(const char *secret);
 
+/*
+ * Runs "$IMGGEN_ADMIN" with ARGS (NULL-terminated) and returns its stdout
+ * (malloc'd; caller free()s).  Fails the test unless it exits 0.
+ */
+char *itest_admin_read(const char *const *args);
+
 /* Number of image_generations rows the user owns. */
 long long itest_generation_count(const struct itest_user *user);
 

@@ -1,0 +1,76 @@
+/*
+ * test_maint.c - `imggen-admin maintenance` rebuilds the jobs table's
+ * indexes after a burst, and leaves small ones alone.
+ *
+ * The burst is 150,000 dead jobs of one generation of the test's own
+ * user (dead: no worker claims them, and no other test's rows are
+ * touched), deleted again, as completions delete finished jobs.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "itest.h"
+
+#define TEST_TIMEOUT_S	120
+
+static const char *const maintenance[] = { "maintenance", NULL };
+
+static long long
+jobs_index_bytes(void)
+{
+	return itest_pg_int("SELECT pg_indexes_size('jobs'::regclass)", NULL);
+}
+
+Test(maintenance, rebuilds_bloated_jobs_indexes, .timeout = TEST_TIMEOUT_S)
+{
+	struct itest_user u;
+	long long before, after, reported_before, reported_after, valid;
+	char *gid, *out;
+	const char *p;
+
+	itest_require_stack();
+	itest_user_create(&u, "maint");
+	gid = itest_pg_text("INSERT INTO image_generations (user_id, prompt, "
+	    "metadata, status, completed_at) VALUES ($1::uuid, 'burst', "
+	    "'{\"numberOfImages\":1,\"aspectRatio\":\"1:1\"}', 'failed', now()) "
+	    "RETURNING id::text", u.id, NULL);
+	PQclear(itest_pg_query("INSERT INTO jobs (kind, generation_id, state) "
+	    "SELECT 'generate', $1::uuid, 'dead' "
+	    "FROM generate_series(1, 150000)", gid, NULL));
+	PQclear(itest_pg_query("DELETE FROM jobs WHERE generation_id = $1::uuid",
+	    gid, NULL));
+	PQclear(itest_pg_query("VACUUM jobs", NULL));
+	before = jobs_index_bytes();
+	cr_assert_gt(before, 2LL * 1024 * 1024, "the burst left only %lld "
+	    "bytes of index: the test does not bloat them", before);
+
+	cr_assert_eq(setenv("IMGGEN_JOBS_REINDEX_MB", "1", 1), 0);
+	out = itest_admin_read(maintenance);
+	p = strstr(out, "rebuilt the jobs indexes: ");
+	cr_assert(p != NULL && sscanf(p, "rebuilt the jobs indexes: %lld kB "
+	    "-> %lld kB", &reported_before, &reported_after) == 2,
+	    "maintenance did not rebuild %lld bytes of index:\n%s", before,
+	    out);
+	after = jobs_index_bytes();
+	cr_assert_lt(after * 4, before, "indexes %lld -> %lld bytes", before,
+	    after);
+	cr_assert_lt(reported_after, reported_before, "reported %lld -> %lld kB",
+	    reported_before, reported_after);
+	/* The rebuilt set is complete and usable: four valid indexes. */
+	valid = itest_pg_int("SELECT count(*) FROM pg_index WHERE indrelid = "
+	    "'jobs'::regclass AND indisvalid AND indisready", NULL);
+	cr_assert_eq(valid, 4, "%lld valid indexes on jobs after the rebuild",
+	    valid);
+	free(out);
+
+	/* Small again: a second run has nothing to do. */
+	out = itest_admin_read(maintenance);
+	cr_assert(strstr(out, "no rebuild needed") != NULL, "second run:\n%s",
+	    out);
+	free(out);
+	free(gid);
+	itest_user_free(&u);
+}
