@@ -16,11 +16,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_ONLY    ?=
 FUZZ_DIR      = build/fuzz
 FUZZ_SAN      = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
-                -fno-sanitize-recover=all $(FUZZ_WNO)
-# clang's -Wformat-nonliteral (part of -Wformat=2) also flags vsnprintf in a va_list helper
-# that gcc accepts; until such helpers carry __attribute__((format(printf, n, 0))), the fuzz
-# build (the only clang build) tolerates that one warning.
-FUZZ_WNO      = -Wno-format-nonliteral
+                -fno-sanitize-recover=all
 FUZZ_SRC      = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS     = $(patsubst tests/fuzz/%.c,$(BUILD)/%,$(FUZZ_SRC))
 

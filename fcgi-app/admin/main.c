@@ -154,7 +154,7 @@ cmd_maintenance(struct admin *a, int argc, char **argv)
 {
 	struct ig_err	 err = IG_ERR_INIT;
 	struct maint_reindex ri;
-	long		 rescued, jobs, gens;
+	long		 rescued, jobs, gens, keys;
 
 	(void)argc;
 	(void)argv;
@@ -166,6 +166,9 @@ cmd_maintenance(struct admin *a, int argc, char **argv)
 		return fail(&err);
 	printf("pruned %ld dead job(s) and %ld finished generation(s)\n",
 	    jobs, gens);
+	if (maint_release_idempotency_keys(a->db, &keys, &err) == -1)
+		return fail(&err);
+	printf("released %ld idempotency key(s) older than 24 hours\n", keys);
 	if (maint_reindex_jobs(a->db, a->cfg.jobs_reindex_mb, &ri, &err) == -1)
 		return fail(&err);
 	if (ri.rebuilt)

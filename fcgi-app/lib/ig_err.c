@@ -29,7 +29,7 @@ static const struct {
 	[IG_EINTERNAL]	  = { "internal",	500, "internal",		0 },
 };
 
-static void
+static void __attribute__((format(printf, 5, 0)))
 ig_err_vset(struct ig_err *err, enum ig_errc code, const char *api_code,
     const char *field, const char *fmt, va_list ap)
 {

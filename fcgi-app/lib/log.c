@@ -48,7 +48,7 @@ log_add_str(struct buf *b, const char *key, const char *val)
 	buf_addc(b, '"');
 }
 
-static void
+static void __attribute__((format(printf, 4, 0)))
 log_emit(enum log_level lvl, const struct log_ctx *ctx, const char *suffix,
     const char *fmt, va_list ap)
 {

@@ -68,10 +68,30 @@ maint_reindex_jobs(struct db *db, long threshold_mb, struct maint_reindex *r,
 	    r->before_bytes <= (long long)threshold_mb * 1024 * 1024 ||
 	    r->before_bytes <= 4 * need)
 		return 0;
+	/* A large rebuild may take longer than the sessions' 30 s limit. */
 	if (maint_drop_invalid_indexes(db, err) == -1 ||
+	    db_command(db, "SET statement_timeout = 0", err) == -1 ||
 	    db_command(db, "REINDEX TABLE CONCURRENTLY jobs", err) == -1 ||
+	    db_command(db, "RESET statement_timeout", err) == -1 ||
 	    maint_jobs_sizes(db, &r->live_rows, &r->after_bytes, err) == -1)
 		return -1;
 	r->rebuilt = 1;
+	return 0;
+}
+
+int
+maint_release_idempotency_keys(struct db *db, long *released,
+    struct ig_err *err)
+{
+	static const char sql[] =
+	    "UPDATE image_generations SET idempotency_key = NULL "
+	    "WHERE idempotency_key IS NOT NULL "
+	    "  AND created_at <= now() - interval '24 hours'";
+	PGresult	*res;
+
+	if ((res = db_exec(db, sql, 0, NULL, err)) == NULL)
+		return -1;
+	*released = strtol(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
 	return 0;
 }

@@ -26,4 +26,12 @@ int	 maint_reindex_jobs(struct db *, long threshold_mb,
 	    struct maint_reindex *, struct ig_err *)
 	    __attribute__((warn_unused_result));
 
+/*
+ * Forgets Idempotency-Keys older than their 24 hours, so the unique index
+ * holds only live ones (the API also releases an old key when it is
+ * reused).
+ */
+int	 maint_release_idempotency_keys(struct db *, long *released,
+	    struct ig_err *) __attribute__((warn_unused_result));
+
 #endif

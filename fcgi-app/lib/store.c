@@ -21,18 +21,55 @@ store_token_hash_hex(const char *token, size_t len,
 	crypto_hex(hash, CRYPTO_SHA256_LEN, hex);
 }
 
+/*
+ * The live token whose SHA-256 is $1 (hex) as "t", its last use refreshed
+ * at most once a minute (a write per request would make every poll a
+ * durable commit).  The caller compares t.token_hash again in constant
+ * time: an index lookup's timing is not a secret's comparison.
+ */
+#define STORE_AUTH_CTE \
+	"WITH t AS (SELECT id, user_id, token_hash, last_used_at " \
+	"    FROM api_tokens WHERE token_hash = decode($1, 'hex') " \
+	"    AND revoked_at IS NULL), " \
+	"u AS (UPDATE api_tokens a SET last_used_at = now() FROM t " \
+	"    WHERE a.id = t.id AND (t.last_used_at IS NULL OR " \
+	"    t.last_used_at < now() - interval '1 minute')) "
+
+/*
+ * The status document of the generation row "g" with, after it, whether
+ * it is final and its completion time in ms (the ETag).  The queue
+ * position counts the claimable jobs ahead through the claim index,
+ * capped so that a deep queue stays cheap to poll.
+ */
+#define STORE_DOC_SELECT \
+	"SELECT imggen_doc(g, CASE WHEN g.status = 'queued' THEN " \
+	"  (SELECT count(*) FROM (SELECT 1 FROM jobs me, jobs q " \
+	"    WHERE me.generation_id = g.id AND me.state = 'queued' " \
+	"      AND q.state = 'queued' AND (q.priority, q.run_at, q.id) < " \
+	"      (me.priority, me.run_at, me.id) LIMIT 1000) ahead) END, " \
+	STORE_IMAGES_SQL ")::text, " \
+	"  g.status IN ('completed', 'failed', 'canceled'), " \
+	"  (extract(epoch FROM g.completed_at) * 1000)::bigint " \
+	"FROM image_generations g "
+
+/* Whether a token row came back and is the presented token's. */
+static int
+store_token_matches(const PGresult *res, const char *hex, size_t hexlen,
+    struct ig_err *err)
+{
+	if (PQntuples(res) != 1 || !crypto_equal(PQgetvalue(res, 0, 1), hex,
+	    hexlen))
+		return ig_err_set(err, IG_EAUTH, NULL,
+		    "the bearer token is not valid");
+	return 0;
+}
+
 int
 store_auth(struct db *db, const char *token, size_t len,
     char user_id[STORE_UUID_LEN + 1], struct ig_err *err)
 {
 	static const char sql[] =
-	    "WITH t AS (SELECT id, user_id, token_hash, last_used_at "
-	    "    FROM api_tokens WHERE token_hash = decode($1, 'hex') "
-	    "    AND revoked_at IS NULL), "
-	    "u AS (UPDATE api_tokens a SET last_used_at = now() FROM t "
-	    "    WHERE a.id = t.id AND (t.last_used_at IS NULL OR "
-	    "    t.last_used_at < now() - interval '1 minute')) "
-	    "SELECT user_id, encode(token_hash, 'hex') FROM t";
+	    STORE_AUTH_CTE "SELECT user_id, encode(token_hash, 'hex') FROM t";
 	uint8_t		 hash[CRYPTO_SHA256_LEN];
 	char		 hex[2 * CRYPTO_SHA256_LEN + 1];
 	const char	*params[1] = { hex };
@@ -45,11 +82,8 @@ store_auth(struct db *db, const char *token, size_t len,
 	store_token_hash_hex(token, len, hash, hex);
 	if ((res = db_exec(db, sql, 1, params, err)) == NULL)
 		goto out;
-	if (PQntuples(res) != 1 || !crypto_equal(PQgetvalue(res, 0, 1), hex,
-	    sizeof(hex) - 1)) {
-		ig_err_set(err, IG_EAUTH, NULL, "the bearer token is not valid");
+	if (store_token_matches(res, hex, sizeof(hex) - 1, err) == -1)
 		goto out;
-	}
 	store_copy(user_id, STORE_UUID_LEN + 1, res, 0, 0);
 	rc = 0;
 out:
@@ -263,46 +297,77 @@ out:
 	return rc;
 }
 
+/*
+ * Takes the document columns of STORE_DOC_SELECT, starting at col, from
+ * row 0; a missing row or a NULL document is "no such generation".
+ */
+static int
+store_doc_take(const PGresult *res, int col, const char *generation_id,
+    struct buf *out, struct store_doc_meta *meta, struct ig_err *err)
+{
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, col))
+		return ig_err_set(err, IG_ENOTFOUND, NULL,
+		    "no such generation");
+	buf_add(out, PQgetvalue(res, 0, col),
+	    (size_t)PQgetlength(res, 0, col));
+	meta->terminal = PQgetvalue(res, 0, col + 1)[0] == 't';
+	if (meta->terminal)
+		snprintf(meta->etag, sizeof(meta->etag), "\"%.8s-%s\"",
+		    generation_id, PQgetvalue(res, 0, col + 2));
+	return buf_ok(out) ? 0 :
+	    ig_err_set(err, IG_ENOMEM, NULL, "out of memory");
+}
+
 int
 store_generation_json(struct db *db, const char *user_id,
     const char *generation_id, struct buf *out, struct store_doc_meta *meta,
     struct ig_err *err)
 {
-	/*
-	 * The queue position counts the claimable jobs ahead through the
-	 * claim index, capped so that a deep queue stays cheap to poll.
-	 */
 	static const char sql[] =
-	    "SELECT imggen_doc(g, CASE WHEN g.status = 'queued' THEN "
-	    "  (SELECT count(*) FROM (SELECT 1 FROM jobs me, jobs q "
-	    "    WHERE me.generation_id = g.id AND me.state = 'queued' "
-	    "      AND q.state = 'queued' AND (q.priority, q.run_at, q.id) < "
-	    "      (me.priority, me.run_at, me.id) LIMIT 1000) ahead) END, "
-	    STORE_IMAGES_SQL ")::text, "
-	    "  g.status IN ('completed', 'failed', 'canceled'), "
-	    "  (extract(epoch FROM g.completed_at) * 1000)::bigint "
-	    "FROM image_generations g WHERE g.id = $1 AND g.user_id = $2";
+	    STORE_DOC_SELECT "WHERE g.id = $1 AND g.user_id = $2";
 	const char	*params[2] = { generation_id, user_id };
 	PGresult	*res;
-	int		 rc = -1;
+	int		 rc;
 
 	memset(meta, 0, sizeof(*meta));
 	if ((res = db_exec(db, sql, 2, params, err)) == NULL)
 		return -1;
-	if (PQntuples(res) != 1)
-		ig_err_set(err, IG_ENOTFOUND, NULL, "no such generation");
-	else {
-		buf_add(out, PQgetvalue(res, 0, 0),
-		    (size_t)PQgetlength(res, 0, 0));
-		meta->terminal = PQgetvalue(res, 0, 1)[0] == 't';
-		if (meta->terminal)
-			snprintf(meta->etag, sizeof(meta->etag),
-			    "\"%.8s-%s\"", generation_id,
-			    PQgetvalue(res, 0, 2));
-		rc = buf_ok(out) ? 0 :
-		    ig_err_set(err, IG_ENOMEM, NULL, "out of memory");
-	}
+	rc = store_doc_take(res, 0, generation_id, out, meta, err);
 	PQclear(res);
+	return rc;
+}
+
+int
+store_generation_json_by_token(struct db *db, const char *token, size_t len,
+    const char *generation_id, char user_id[STORE_UUID_LEN + 1],
+    struct buf *out, struct store_doc_meta *meta, struct ig_err *err)
+{
+	static const char sql[] =
+	    STORE_AUTH_CTE
+	    "SELECT t.user_id, encode(t.token_hash, 'hex'), d.* FROM t "
+	    "LEFT JOIN LATERAL (" STORE_DOC_SELECT
+	    "  WHERE g.id = $2 AND g.user_id = t.user_id) d ON true";
+	uint8_t		 hash[CRYPTO_SHA256_LEN];
+	char		 hex[2 * CRYPTO_SHA256_LEN + 1];
+	const char	*params[2] = { hex, generation_id };
+	PGresult	*res;
+	int		 rc = -1;
+
+	memset(meta, 0, sizeof(*meta));
+	if (!crypto_token_wellformed(token, len))
+		return ig_err_set(err, IG_EAUTH, NULL,
+		    "the bearer token is not valid");
+	store_token_hash_hex(token, len, hash, hex);
+	if ((res = db_exec(db, sql, 2, params, err)) == NULL)
+		goto out;
+	if (store_token_matches(res, hex, sizeof(hex) - 1, err) == -1)
+		goto out;
+	store_copy(user_id, STORE_UUID_LEN + 1, res, 0, 0);
+	rc = store_doc_take(res, 2, generation_id, out, meta, err);
+out:
+	PQclear(res);
+	crypto_wipe(hash, sizeof(hash));
+	crypto_wipe(hex, sizeof(hex));
 	return rc;
 }
 

@@ -70,6 +70,17 @@ int	store_generation_json(struct db *, const char *user_id,
 	    const char *generation_id, struct buf *out,
 	    struct store_doc_meta *meta, struct ig_err *)
 	    __attribute__((warn_unused_result));
+/*
+ * The same for the owner of an API token, authenticated in the same
+ * statement (one round trip for a status poll): IG_EAUTH as store_auth(),
+ * IG_ENOTFOUND when the token is good but the generation is not its
+ * user's.  user_id is set once the token is accepted.
+ */
+int	store_generation_json_by_token(struct db *, const char *token,
+	    size_t len, const char *generation_id,
+	    char user_id[STORE_UUID_LEN + 1], struct buf *out,
+	    struct store_doc_meta *meta, struct ig_err *)
+	    __attribute__((warn_unused_result));
 
 struct store_cursor {
 	long long	 created_us;	/* microseconds since the epoch */

@@ -61,6 +61,27 @@ void	api_reply_error(struct api_resp *, const struct ig_err *,
 	    const char *request_id);
 void	api_header(struct api_resp *, const char *name, const char *value);
 
+struct api_bearer {
+	const char	*token;		/* in the request's header; not copied */
+	size_t		 len;
+	int		 is_jwt;	/* a JWT, and JWTs are configured */
+};
+
+/* Finds the bearer token of the Authorization header (IG_EAUTH if none). */
+int	api_bearer(const struct api_ctx *, const struct api_req *,
+	    struct api_bearer *, struct ig_err *)
+	    __attribute__((warn_unused_result));
+
+/*
+ * After a database restart the first statement finds the old connection
+ * dead.  Statements that only read (or, like authentication, only refresh
+ * a timestamp) are tried once more on a fresh connection rather than fail
+ * the request; clears the error when it says to retry.
+ */
+#define API_RETRY_ON_RECONNECT(ctx, rc, err)				\
+	((rc) == -1 && (err)->code == IG_EUNAVAILABLE &&		\
+	 db_lost((ctx)->db) && (ig_err_clear(err), 1))
+
 /* Authenticates the request's bearer token; copies the user id. */
 int	api_authenticate(struct api_ctx *, const struct api_req *,
 	    char user_id[40], struct ig_err *)

@@ -201,14 +201,31 @@ pgbench_lat() { sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' "$1" | tail -n
 # c_sql FILE FUNCTION: the SQL string literal of `static const char sql[]` in FUNCTION, as one line,
 # so that the statements pgbench runs are the service's own (no copy to drift).
 c_sql() {
+    # String macros (#define NAME "..." \ ...) of store.h and the file are spliced in where a
+    # statement names them, as the C preprocessor does.
     awk -v fn="$2" '
+        function strings(line, out, s) {
+            out = ""
+            while (match(line, /"([^"\\]|\\.)*"|[A-Z][A-Z0-9_]+/)) {
+                s = substr(line, RSTART, RLENGTH)
+                line = substr(line, RSTART + RLENGTH)
+                if (s ~ /^"/) { s = substr(s, 2, length(s) - 2); gsub(/\\"/, "\"", s); out = out s }
+                else if (s in macro) out = out macro[s]
+            }
+            return out
+        }
+        /^#define [A-Z][A-Z0-9_]+[[:space:]]*\\$/ { name = $2; macro[name] = ""; next }
+        name != "" {
+            macro[name] = macro[name] strings($0)
+            if ($0 !~ /\\$/) name = ""
+            next
+        }
         $0 ~ "^" fn "\\(" { infn = 1; next }
         infn && /static const char sql\[\] =/ { insql = 1; next }
         insql {
-            line = $0
-            if (match(line, /"(.*)"/)) { s = substr(line, RSTART + 1, RLENGTH - 2); gsub(/\\"/, "\"", s); out = out s }
-            if (line ~ /";[[:space:]]*$/) { print out; exit }
-        }' "$1"
+            out = out strings($0)
+            if ($0 ~ /";[[:space:]]*$/) { print out; exit }
+        }' "$(dirname "$1")/store.h" "$1"
 }
 
 # ---------------------------------------------------------------------------------------------------
@@ -618,25 +635,23 @@ phase_get() {
             extra "get_${scheme}_c${c}.socket_errors" "$W_ERR"
         done
     done
-    # The GET's own SQL (api_authenticate + store_generation_json, extracted from store.c), without
-    # nginx, FastCGI or the responder: PQexecParams' protocol (extended, unnamed statements: parsed
-    # and planned every time) vs prepared once per connection.
-    local auth doc
-    auth=$(c_sql "$REPO/fcgi-app/lib/store.c" store_auth)
+    # The GET's own SQL (store_generation_json_by_token: authentication and document in one
+    # statement, extracted from store.c), without nginx, FastCGI or the responder: PQexecParams'
+    # protocol (extended, unnamed statements: parsed and planned every time) vs prepared once per
+    # connection, which is what the responders do.
+    local get doc
+    get=$(c_sql "$REPO/fcgi-app/lib/store.c" store_generation_json_by_token)
     doc=$(c_sql "$REPO/fcgi-app/lib/store.c" store_generation_json)
-    [[ -n $auth && -n $doc ]] || die "could not extract the GET's SQL from store.c"
-    {
-        printf '%s;\n' "${auth//\$1/:hash}"
-        printf '%s;\n' "$(sed -e 's/\$1/:gen/g' -e 's/\$2/:uid/g' <<<"$doc")"
-    } >"$DIR/pg-get.sql"
+    [[ -n $get && -n $doc ]] || die "could not extract the GET's SQL from store.c"
+    printf '%s;\n' "$(sed -e 's/\$1/:hash/g' -e 's/\$2/:gen/g' <<<"$get")" >"$DIR/pg-get.sql"
     local mode
     for mode in extended prepared; do
-        pgb imggen -n -M "$mode" -f "$DIR/pg-get.sql" -D hash="$TOKEN0_HASH" -D gen="$GEN4" -D uid="$USER0" \
+        pgb imggen -n -M "$mode" -f "$DIR/pg-get.sql" -D hash="$TOKEN0_HASH" -D gen="$GEN4" \
             -c 8 -j 2 -T "$WARMUP" >/dev/null 2>&1 || true
-        pgb imggen -n -M "$mode" -f "$DIR/pg-get.sql" -D hash="$TOKEN0_HASH" -D gen="$GEN4" -D uid="$USER0" \
+        pgb imggen -n -M "$mode" -f "$DIR/pg-get.sql" -D hash="$TOKEN0_HASH" -D gen="$GEN4" \
             -c 8 -j 2 -T "$DURATION" >"$DIR/pgbench-get-$mode.log" 2>&1 ||
             die "pgbench (GET SQL) failed: $(tail -n 5 "$DIR/pgbench-get-$mode.log")"
-        record "get_sql_$mode" "GET's 2 statements alone, pgbench -M $mode, 8 cl" \
+        record "get_sql_$mode" "GET's statement alone, pgbench -M $mode, 8 cl" \
             "$(pgbench_tps "$DIR/pgbench-get-$mode.log")" "tps" pg_select_c8
     done
     # where the planning goes

@@ -74,3 +74,37 @@ Test(maintenance, rebuilds_bloated_jobs_indexes, .timeout = TEST_TIMEOUT_S)
 	free(gid);
 	itest_user_free(&u);
 }
+
+Test(maintenance, releases_idempotency_keys_after_24_hours,
+    .timeout = TEST_TIMEOUT_S)
+{
+	struct itest_user u;
+	char *old_id, *new_id, *out;
+	long long old_keys, new_keys;
+
+	itest_require_stack();
+	itest_user_create(&u, "maintkey");
+	old_id = itest_pg_text("INSERT INTO image_generations (user_id, prompt, "
+	    "metadata, status, completed_at, idempotency_key, created_at) "
+	    "VALUES ($1::uuid, 'old', '{\"numberOfImages\":1,\"aspectRatio\":"
+	    "\"1:1\"}', 'completed', now(), 'k-old', now() - interval "
+	    "'25 hours') RETURNING id::text", u.id, NULL);
+	new_id = itest_pg_text("INSERT INTO image_generations (user_id, prompt, "
+	    "metadata, status, completed_at, idempotency_key, created_at) "
+	    "VALUES ($1::uuid, 'new', '{\"numberOfImages\":1,\"aspectRatio\":"
+	    "\"1:1\"}', 'completed', now(), 'k-new', now() - interval "
+	    "'23 hours') RETURNING id::text", u.id, NULL);
+
+	out = itest_admin_read(maintenance);
+	cr_assert(strstr(out, "released ") != NULL, "no release line:\n%s", out);
+	old_keys = itest_pg_int("SELECT count(*) FROM image_generations WHERE "
+	    "id = $1::uuid AND idempotency_key IS NOT NULL", old_id, NULL);
+	new_keys = itest_pg_int("SELECT count(*) FROM image_generations WHERE "
+	    "id = $1::uuid AND idempotency_key = 'k-new'", new_id, NULL);
+	cr_assert_eq(old_keys, 0, "a 25-hour-old key was kept");
+	cr_assert_eq(new_keys, 1, "a 23-hour-old key was released");
+	free(out);
+	free(old_id);
+	free(new_id);
+	itest_user_free(&u);
+}
