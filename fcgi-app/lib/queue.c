@@ -191,77 +191,165 @@ out:
 	return rc;
 }
 
+/*
+ * The batched completion.  Per job it does what the one-job statement did
+ * (the fenced DELETE of the job, the uploads rows, the generation completed
+ * with ai_metadata and its imageIds, the status triggers); the arrays carry
+ * every job's values, and the uploads name their job by id.
+ *
+ * Locks are taken in one order, so that two children's batches (and the
+ * single-row statements of cancel, fail and enqueue) cannot deadlock: the
+ * jobs (j), then their generations (gen, FOR NO KEY UPDATE, before any user
+ * row), then the users sorted by id (lk).  Without lk the pending-count
+ * trigger would lock the users at the end of the statement in whatever
+ * order the rows were updated, and two batches sharing two users could
+ * each wait for the other.  lk reads the whole of gen (the ARRAY() is
+ * computed before its first row), and the main SELECT reads lk, so it runs
+ * after every generation lock and before the triggers.
+ * gen's row lock also re-reads a generation that a concurrent cancel just
+ * committed, so a canceled generation is never turned into a completed one.
+ */
+static const char queue_complete_sql[] =
+    "WITH b AS (SELECT * FROM unnest($2::bigint[], $3::int[], $4::text[], "
+    "    $5::text[]) WITH ORDINALITY AS b(id, attempts, ai, tokens, n)), "
+    "j AS (DELETE FROM jobs USING b WHERE jobs.id = b.id "
+    "    AND jobs.attempts = b.attempts AND jobs.locked_by = $1 "
+    "    AND jobs.state = 'running' RETURNING jobs.id, jobs.generation_id), "
+    "gen AS MATERIALIZED (SELECT g.id, g.user_id, j.id AS job_id "
+    "  FROM image_generations g JOIN j ON g.id = j.generation_id "
+    "  WHERE g.status = 'processing' FOR NO KEY UPDATE OF g), "
+    "lk AS MATERIALIZED (SELECT u.id FROM users u "
+    "  WHERE u.id = ANY (ARRAY(SELECT gen.user_id FROM gen)) "
+    "  ORDER BY u.id FOR NO KEY UPDATE), "
+    "up AS (INSERT INTO uploads (user_id, generation_id, idx, storage_key, "
+    "    public_url, mime_type, size, width, height, sha256) "
+    "  SELECT gen.user_id, gen.id, x.idx, x.k, x.url, x.mime, x.size, x.w, "
+    "    x.h, x.sha FROM unnest($6::bigint[], $7::int[], $8::text[], "
+    "    $9::text[], $10::text[], $11::bigint[], $12::int[], $13::int[], "
+    "    $14::text[]) AS x(job, idx, k, url, mime, size, w, h, sha) "
+    "  JOIN gen ON gen.job_id = x.job "
+    "  RETURNING id, generation_id, idx), "
+    "g AS (UPDATE image_generations ig SET status = 'completed', "
+    "    completed_at = now(), error_code = NULL, error_message = NULL, "
+    "    tokens = b.tokens::jsonb, "
+    "    ai_metadata = b.ai::jsonb || jsonb_build_object('imageIds', "
+    "      (SELECT coalesce(jsonb_agg(up.id ORDER BY up.idx), '[]') FROM up "
+    "       WHERE up.generation_id = ig.id)) "
+    "  FROM gen JOIN b ON b.id = gen.job_id WHERE ig.id = gen.id "
+    "  RETURNING ig.id) "
+    "SELECT b.n, j.id IS NOT NULL, g.id IS NOT NULL, "
+    "  (SELECT count(*) FROM lk) "
+    "FROM b LEFT JOIN j ON j.id = b.id "
+    "LEFT JOIN g ON g.id = j.generation_id ORDER BY b.n";
+
+/* Parameters $2..$14: four per-job arrays, then nine per-upload arrays. */
+#define QUEUE_BATCH_ARRAYS	13
+
+/* Fills the statement's array parameters from the completions. */
+static void
+queue_batch_arrays(const struct queue_completion *c, int n,
+    struct buf a[QUEUE_BATCH_ARRAYS])
+{
+	const struct queue_upload	*u;
+	int				 i, k;
+
+	for (i = 0; i < n; i++) {
+		queue_array_addl(&a[0], c[i].job->id);
+		queue_array_addl(&a[1], c[i].job->attempts);
+		queue_array_add(&a[2], c[i].ai_metadata_json);
+		queue_array_add(&a[3], c[i].tokens_json);
+		for (k = 0; k < c[i].nup; k++) {
+			u = &c[i].up[k];
+			queue_array_addl(&a[4], c[i].job->id);
+			queue_array_addl(&a[5], u->idx);
+			queue_array_add(&a[6], u->storage_key);
+			queue_array_add(&a[7], u->public_url);
+			queue_array_add(&a[8], u->mime_type);
+			queue_array_addl(&a[9], (long long)u->size);
+			queue_array_addl(&a[10], u->width);
+			queue_array_addl(&a[11], u->height);
+			queue_array_add(&a[12], u->sha256);
+		}
+	}
+	for (k = 0; k < QUEUE_BATCH_ARRAYS; k++)
+		queue_array_end(&a[k]);
+}
+
+/* Reads one outcome per completion, in the order they were given. */
+static int
+queue_batch_outcomes(PGresult *res, int n, enum queue_outcome *out,
+    struct ig_err *err)
+{
+	int	 i;
+
+	if (PQntuples(res) != n)
+		return ig_err_set(err, IG_EINTERNAL, NULL, "the completion "
+		    "returned %d rows for %d jobs", PQntuples(res), n);
+	for (i = 0; i < n; i++) {
+		if (PQgetvalue(res, i, 1)[0] != 't')
+			out[i] = QUEUE_LOST;
+		else if (PQgetvalue(res, i, 2)[0] != 't')
+			out[i] = QUEUE_CANCELED;
+		else
+			out[i] = QUEUE_COMPLETED;
+	}
+	return 0;
+}
+
+int
+queue_complete_batch(struct db *db, const char *worker_id,
+    const struct queue_completion *c, int n, enum queue_outcome *out,
+    struct ig_err *err)
+{
+	struct buf	 a[QUEUE_BATCH_ARRAYS];
+	const char	*params[1 + QUEUE_BATCH_ARRAYS];
+	PGresult	*res = NULL;
+	int		 k, rc = -1;
+
+	if (n < 1 || n > QUEUE_BATCH_MAX)
+		return ig_err_set(err, IG_EINTERNAL, NULL, "a completion batch "
+		    "of %d jobs", n);
+	/* 64 jobs of 4 images with long public URLs stay far below this. */
+	for (k = 0; k < QUEUE_BATCH_ARRAYS; k++)
+		buf_init(&a[k], 1024 * 1024);
+	queue_batch_arrays(c, n, a);
+	params[0] = worker_id;
+	for (k = 0; k < QUEUE_BATCH_ARRAYS; k++) {
+		if (!buf_ok(&a[k])) {
+			ig_err_set(err, IG_ENOMEM, NULL, "out of memory");
+			goto out;
+		}
+		params[1 + k] = buf_cstr(&a[k]);
+	}
+	if ((res = db_exec(db, queue_complete_sql, 1 + QUEUE_BATCH_ARRAYS,
+	    params, err)) == NULL)
+		goto out;
+	rc = queue_batch_outcomes(res, n, out, err);
+out:
+	PQclear(res);
+	for (k = 0; k < QUEUE_BATCH_ARRAYS; k++)
+		buf_free(&a[k]);
+	return rc;
+}
+
 int
 queue_complete(struct db *db, const char *worker_id,
     const struct queue_job *job, const struct queue_upload *up, int n,
     const char *ai_metadata_json, const char *tokens_json, struct ig_err *err)
 {
-	/*
-	 * Deleting the job is the fence: if the lease is no longer ours the
-	 * CTE j is empty and neither the uploads nor the status change.
-	 */
-	static const char sql[] =
-	    "WITH j AS (DELETE FROM jobs WHERE id = $1 AND attempts = $2 "
-	    "    AND locked_by = $3 AND state = 'running' RETURNING generation_id), "
-	    "gen AS (SELECT g.id, g.user_id FROM image_generations g JOIN j "
-	    "    ON g.id = j.generation_id WHERE g.status = 'processing'), "
-	    "u AS (INSERT INTO uploads (user_id, generation_id, idx, storage_key, "
-	    "    public_url, mime_type, size, width, height, sha256) "
-	    "  SELECT gen.user_id, gen.id, x.idx, x.k, x.url, x.mime, x.size, "
-	    "    x.w, x.h, x.sha FROM gen, unnest($4::int[], $5::text[], "
-	    "    $6::text[], $7::text[], $8::bigint[], $9::int[], $10::int[], "
-	    "    $11::text[]) AS x(idx, k, url, mime, size, w, h, sha) "
-	    "  RETURNING id, idx), "
-	    "g AS (UPDATE image_generations SET status = 'completed', "
-	    "    completed_at = now(), error_code = NULL, error_message = NULL, "
-	    "    tokens = $13::jsonb, "
-	    "    ai_metadata = $12::jsonb || jsonb_build_object('imageIds', "
-	    "      (SELECT coalesce(jsonb_agg(u.id ORDER BY u.idx), '[]') FROM u)) "
-	    "  WHERE id = (SELECT id FROM gen) RETURNING id) "
-	    "SELECT (SELECT count(*) FROM j), (SELECT count(*) FROM g)";
-	struct buf	 a[8];
-	char		 id[32], attempts[16];
-	const char	*params[13];
-	PGresult	*res = NULL;
-	int		 i, k, rc = -1;
+	struct queue_completion	 c = { job, up, n, ai_metadata_json,
+				    tokens_json };
+	enum queue_outcome	 out;
 
-	for (k = 0; k < 8; k++)
-		buf_init(&a[k], 64 * 1024);
-	for (i = 0; i < n; i++) {
-		queue_array_addl(&a[0], up[i].idx);
-		queue_array_add(&a[1], up[i].storage_key);
-		queue_array_add(&a[2], up[i].public_url);
-		queue_array_add(&a[3], up[i].mime_type);
-		queue_array_addl(&a[4], (long long)up[i].size);
-		queue_array_addl(&a[5], up[i].width);
-		queue_array_addl(&a[6], up[i].height);
-		queue_array_add(&a[7], up[i].sha256);
-	}
-	queue_lease_params(job, worker_id, id, attempts, params);
-	for (k = 0; k < 8; k++) {
-		queue_array_end(&a[k]);
-		if (!buf_ok(&a[k])) {
-			ig_err_set(err, IG_ENOMEM, NULL, "out of memory");
-			goto out;
-		}
-		params[3 + k] = buf_cstr(&a[k]);
-	}
-	params[11] = ai_metadata_json;
-	params[12] = tokens_json;
-	if ((res = db_exec(db, sql, 13, params, err)) == NULL)
-		goto out;
-	if (strcmp(PQgetvalue(res, 0, 0), "1") != 0)
-		ig_err_set(err, IG_ECONFLICT, NULL, "the job's lease was lost");
-	else if (strcmp(PQgetvalue(res, 0, 1), "1") != 0)
-		ig_err_setc(err, IG_ECONFLICT, "canceled", NULL, "the generation "
-		    "was canceled meanwhile; nothing recorded");
-	else
-		rc = 0;
-out:
-	PQclear(res);
-	for (k = 0; k < 8; k++)
-		buf_free(&a[k]);
-	return rc;
+	if (queue_complete_batch(db, worker_id, &c, 1, &out, err) == -1)
+		return -1;
+	if (out == QUEUE_LOST)
+		return ig_err_set(err, IG_ECONFLICT, NULL, "the job's lease was "
+		    "lost");
+	if (out == QUEUE_CANCELED)
+		return ig_err_setc(err, IG_ECONFLICT, "canceled", NULL, "the "
+		    "generation was canceled meanwhile; nothing recorded");
+	return 0;
 }
 
 int

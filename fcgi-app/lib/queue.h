@@ -54,13 +54,43 @@ int	queue_heartbeat(struct db *, const char *worker_id, long lease_seconds,
 /*
  * Records the uploads, completes the generation and deletes the job, in one
  * statement.  IG_ECONFLICT when the lease was lost or the generation was
- * canceled meanwhile (then nothing is recorded and the job is deleted).
+ * canceled meanwhile (then nothing is recorded and the job is deleted; the
+ * cancel is told apart by api_code "canceled").  A batch of one.
  */
 int	queue_complete(struct db *, const char *worker_id,
 	    const struct queue_job *, const struct queue_upload *, int n,
 	    const char *ai_metadata_json, const char *tokens_json,
 	    struct ig_err *)
 	    __attribute__((warn_unused_result));
+
+/* Most completions per queue_complete_batch() statement. */
+#define QUEUE_BATCH_MAX	64
+
+/* One job's completion: what queue_complete() takes, as a struct. */
+struct queue_completion {
+	const struct queue_job		*job;
+	const struct queue_upload	*up;
+	int				 nup;
+	const char			*ai_metadata_json;
+	const char			*tokens_json;
+};
+
+/* What happened to one job of a batch. */
+enum queue_outcome {
+	QUEUE_COMPLETED = 0,	/* recorded, job deleted */
+	QUEUE_LOST,		/* the lease was not ours: nothing written */
+	QUEUE_CANCELED		/* job deleted, generation canceled: nothing recorded */
+};
+
+/*
+ * Completes up to QUEUE_BATCH_MAX jobs in one statement, so one commit (one
+ * WAL flush) for all of them.  Each job is fenced by its own lease exactly
+ * as in queue_complete(); out[i] says what happened to c[i].  -1 (nothing
+ * written for any job) when the statement itself failed.
+ */
+int	queue_complete_batch(struct db *, const char *worker_id,
+	    const struct queue_completion *c, int n, enum queue_outcome *out,
+	    struct ig_err *) __attribute__((warn_unused_result));
 /*
  * Hands a failed attempt back: requeued after delay_ms, or — when permanent
  * or out of attempts — the job dead and the generation failed with
