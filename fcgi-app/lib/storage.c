@@ -95,6 +95,34 @@ storage_put_begin(struct storage *st, const char *key, const void *data,
 }
 
 int
+storage_batched(const struct storage *st)
+{
+	return st->kind == STORAGE_FS;
+}
+
+int
+storage_put_batch(struct storage *st, struct storage_obj *o, int n)
+{
+	int	 i, failed = 0;
+
+	for (i = 0; i < n; i++) {
+		o[i].failed = 0;
+		ig_err_clear(&o[i].err);
+		if (!storage_key_safe(o[i].key) || st->kind != STORAGE_FS) {
+			ig_err_set(&o[i].err, IG_EINTERNAL, NULL,
+			    st->kind != STORAGE_FS ? "batched put on a "
+			    "backend without it" : "unsafe storage key");
+			o[i].failed = 1;
+		}
+	}
+	if (st->kind == STORAGE_FS)
+		storage_fs_put_batch(st->cfg->fs_root, o, n);
+	for (i = 0; i < n; i++)
+		failed += o[i].failed;
+	return failed;
+}
+
+int
 storage_put_end(struct storage *st, long status, long retry_after,
     const char *body, size_t len, struct ig_err *err)
 {
