@@ -7,7 +7,6 @@
 #include <openssl/rand.h>
 
 #include "crypto.h"
-#include "failpoint.h"
 
 void
 job_init(struct job *j, struct queue_job *q)
@@ -210,101 +209,6 @@ job_step_claimed(struct job *j, const struct job_env *env)
 	}
 	j->next = 0;
 	j->state = JOB_GENERATING;
-}
-
-/* The model as the provider reported it, else the one we asked for. */
-static const char *
-job_model(const struct job *j, const struct job_env *env)
-{
-	if (j->out.model[0] != '\0')
-		return j->out.model;
-	switch (env->provider->kind) {
-	case PROVIDER_IMAGEN:	return env->cfg->imagen_model;
-	case PROVIDER_GEMINI:	return env->cfg->gemini_model;
-	case PROVIDER_OPENAI:	return env->cfg->openai_model;
-	default:		return "local-procedural-1";
-	}
-}
-
-static void
-job_ai_metadata(const struct job *j, const struct job_env *env,
-    struct buf *ai, struct buf *tokens)
-{
-	const char	*model = job_model(j, env);
-	int		 i, n;
-
-	buf_adds(ai, "{\"provider\":\"");
-	buf_add_json_escaped(ai, env->provider->name,
-	    strlen(env->provider->name));
-	buf_adds(ai, "\",\"model\":\"");
-	buf_add_json_escaped(ai, model, strlen(model));
-	buf_addf(ai, "\",\"requested\":%d,\"filtered\":%d,\"providerMs\":%ld",
-	    j->requested, j->filtered, j->provider_ms);
-	/* The provider's ids of the calls, for support requests to them. */
-	for (i = n = 0; i < GEN_MAX_IMAGES; i++) {
-		if (j->request_ids[i][0] == '\0')
-			continue;
-		buf_adds(ai, n++ ? ",\"" : ",\"providerRequestIds\":[\"");
-		buf_add_json_escaped(ai, j->request_ids[i],
-		    strlen(j->request_ids[i]));
-		buf_addc(ai, '"');
-	}
-	if (n)
-		buf_addc(ai, ']');
-	if (j->params.has_seed || env->provider->kind == PROVIDER_LOCAL)
-		buf_addf(ai, ",\"seed\":%llu",
-		    (unsigned long long)j->params.seed);
-	buf_addc(ai, '}');
-	if (j->out.has_usage)
-		buf_addf(tokens, "{\"input\":%lld,\"output\":%lld,\"total\":"
-		    "%lld}", j->out.input_tokens, j->out.output_tokens,
-		    j->out.total_tokens);
-	else
-		buf_adds(tokens, "null");
-}
-
-static void
-job_step_recording(struct job *j, const struct job_env *env)
-{
-	struct queue_upload	 up[GEN_MAX_IMAGES];
-	struct buf		 ai = BUF_INIT(4096), tokens = BUF_INIT(256);
-	int			 i;
-
-	failpoint("after_upload");
-	for (i = 0; i < j->count; i++) {
-		up[i].idx = i;
-		up[i].storage_key = j->img[i].key;
-		up[i].public_url = j->img[i].url;
-		up[i].mime_type = j->img[i].info.mime;
-		up[i].size = j->img[i].len;
-		up[i].width = j->img[i].info.width;
-		up[i].height = j->img[i].info.height;
-		memcpy(up[i].sha256, j->img[i].sha256, sizeof(up[i].sha256));
-	}
-	job_ai_metadata(j, env, &ai, &tokens);
-	if (queue_complete(env->db, env->worker_id, &j->q, up, j->count,
-	    buf_cstr(&ai), buf_cstr(&tokens), &j->err) == -1) {
-		if (job_db_unavailable(j, &j->err)) {
-			/* Still RECORDING: the images are stored; retry. */
-			ig_err_clear(&j->err);
-		} else if (j->err.api_code &&
-		    strcmp(j->err.api_code, "canceled") == 0) {
-			log_info(&j->log, "canceled before it was recorded; "
-			    "deleting its stored images");
-			j->state = JOB_DISCARDING;
-		} else if (j->err.code == IG_ECONFLICT) {
-			log_warn(&j->log, "not recorded: %s", j->err.msg);
-			j->state = JOB_DONE;
-		} else
-			job_fail(j);
-	} else {
-		log_info(&j->log, "generation completed: %d image(s), %d "
-		    "filtered, attempt %d", j->count, j->filtered,
-		    j->q.attempts);
-		j->state = JOB_DONE;
-	}
-	buf_free(&ai);
-	buf_free(&tokens);
 }
 
 static void

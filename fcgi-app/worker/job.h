@@ -87,6 +87,7 @@ struct job {
 	struct queue_webhook	 hook;		/* webhook jobs */
 	struct timespec		 not_before;	/* database down: wait */
 	int			 abort;		/* watched by transfers */
+	int			 deferred;	/* fs: images named, stored when recorded */
 	struct ig_err		 err;
 	struct log_ctx		 log;
 };
@@ -111,14 +112,25 @@ int	job_db_unavailable(struct job *, const struct ig_err *);
 void	job_cancel(struct job *, CURLM *);
 /* Lease lost: stop at once and write nothing. */
 void	job_abandon(struct job *);
+/* Whether the job waits to be recorded (its RECORDING step can run now). */
+int	job_recording(const struct job *);
+/*
+ * Records jobs that are all in RECORDING: their deferred fs images are
+ * stored in one durable batch, then up to QUEUE_BATCH_MAX of them are
+ * completed per statement.  Each job then goes on as its own recording
+ * step would have taken it (DONE, DISCARDING, FAILING, or still RECORDING
+ * after a database outage).
+ */
+void	job_record_batch(struct job **, int n, const struct job_env *);
 /* Delay before retry attempt n (1-based): base * 2^(n-1), ±25 % jitter. */
 long	job_backoff_ms(long base_ms, int attempt);
 
-/* Steps, by module (job_generate.c, job_upload.c). */
+/* Steps, by module (job_generate.c, job_upload.c, job_record.c). */
 void	job_step_generating(struct job *, const struct job_env *);
 void	job_step_generating_wait(struct job *, const struct job_env *);
 void	job_step_uploading(struct job *, const struct job_env *);
 void	job_step_uploading_wait(struct job *, const struct job_env *);
+void	job_step_recording(struct job *, const struct job_env *);
 void	job_step_webhook_send(struct job *, const struct job_env *);
 void	job_step_webhook_wait(struct job *, const struct job_env *);
 void	job_step_webhook_failing(struct job *, const struct job_env *);

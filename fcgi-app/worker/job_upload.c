@@ -1,4 +1,7 @@
-/* The uploading states of a job: fs writes at once, s3 puts in parallel. */
+/*
+ * The uploading states of a job: fs writes deferred to the recording batch
+ * (job_record.c), s3 puts in parallel.
+ */
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +44,18 @@ job_step_uploading(struct job *j, const struct job_env *env)
 	struct job_image	*im;
 	int			 i, rc;
 
+	/*
+	 * fs writes wait for the recording batch, so that the files of every
+	 * job recorded in one loop turn share their fsyncs.
+	 */
+	if (storage_batched(env->storage)) {
+		for (i = 0; i < j->count; i++)
+			if (job_name_image(j, env, i) == -1)
+				goto fail;
+		j->deferred = 1;
+		j->state = JOB_RECORDING;
+		return;
+	}
 	job_xfer_opts(env, 1, &o);
 	for (i = 0; i < j->count; i++) {
 		im = &j->img[i];

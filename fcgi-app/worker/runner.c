@@ -31,6 +31,7 @@ struct runner {
 	struct job_env		 env;
 	struct job		*jobs;		/* cfg->worker_concurrency slots */
 	int			*used;
+	struct job		**recording;	/* a turn's recording batch */
 	int			 inflight;
 	CURLM			*multi;
 	unsigned		 listen_serial;
@@ -205,16 +206,32 @@ runner_rescue(struct runner *r)
 	}
 }
 
-/* One step of every job in flight; returns whether any can go on at once. */
+/*
+ * One step of every job in flight, then one recording batch: every job
+ * that is ready to be recorded — already waiting, or reaching RECORDING in
+ * this step — is stored and completed together with the others, so a turn
+ * pays one commit (and one set of file syncs) rather than one per job.
+ * Returns whether any job can go on at once.
+ */
 static int
 runner_step_all(struct runner *r)
 {
-	int	 i, busy = 0;
+	struct job	**rec = r->recording;
+	int		  i, n = 0, busy = 0;
 
 	for (i = 0; i < (int)r->cfg->worker_concurrency; i++) {
 		if (!r->used[i])
 			continue;
-		job_step(&r->jobs[i], &r->env);
+		if (!job_recording(&r->jobs[i]))
+			job_step(&r->jobs[i], &r->env);
+		if (job_recording(&r->jobs[i]))
+			rec[n++] = &r->jobs[i];
+	}
+	if (n > 0)
+		job_record_batch(rec, n, &r->env);
+	for (i = 0; i < (int)r->cfg->worker_concurrency; i++) {
+		if (!r->used[i])
+			continue;
 		if (job_finished(&r->jobs[i])) {
 			job_release(&r->jobs[i], r->multi);
 			r->used[i] = 0;
@@ -337,11 +354,14 @@ runner_main(const struct config *cfg, int idx)
 	r.env.provider = provider_find(cfg->provider);
 	r.jobs = calloc((size_t)cfg->worker_concurrency, sizeof(*r.jobs));
 	r.used = calloc((size_t)cfg->worker_concurrency, sizeof(*r.used));
+	r.recording = calloc((size_t)cfg->worker_concurrency,
+	    sizeof(*r.recording));
 	r.multi = curl_multi_init();
 	r.env.multi = r.multi;
 	r.env.db = db_new(cfg->database_url, cfg->db_connect_timeout,
 	    "imggen-worker");
-	if (r.jobs == NULL || r.used == NULL || r.multi == NULL ||
+	if (r.jobs == NULL || r.used == NULL || r.recording == NULL ||
+	    r.multi == NULL ||
 	    r.env.db == NULL ||
 	    (r.env.storage = storage_new(cfg, &err)) == NULL) {
 		log_error(LOG_CTX_NONE, "worker start-up failed: %s",
@@ -367,5 +387,6 @@ out:
 		curl_multi_cleanup(r.multi);
 	free(r.jobs);
 	free(r.used);
+	free(r.recording);
 	return rc;
 }
