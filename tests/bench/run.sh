@@ -9,8 +9,8 @@
 #   ceiling    pgbench on the stack's own cluster: one-row INSERT at 8 and 32 clients, -S at 8
 #   get        GET /api/generate/queue/:id (finished, 4 images) through nginx with wrk, HTTPS (what
 #              stack.sh serves) and plain HTTP (a second nginx of ours on the same responders: the
-#              difference is the TLS cost), at 32 and 256 connections; the GET's two SQL statements
-#              alone with pgbench (extended protocol as PQexecParams, and prepared)
+#              difference is the TLS cost), at 32 and 256 connections; the GET's one SQL statement
+#              alone with pgbench (extended protocol, planned every time, and prepared, as the responders run it)
 #   post       POST /api/generate/text-to-image with wrk at 32 connections, from 32 users and from
 #              one user; then every 2xx is checked to have its generation row and its job
 #   callgrind  instructions per GET and per POST in the responder (tests/bench/bench_api.c)
@@ -29,7 +29,7 @@
 #
 # Environment: BENCH_FULL=1 (longer runs, the million), BENCH_ONLY="get post ..." (phases to run;
 # default all), BENCH_DURATION (default 10, FULL 20), BENCH_WARMUP (3, FULL 5), BENCH_RESPONDERS
-# (default 4), BENCH_KEEP=1 (keep the stack directory), BENCH_OUT (default build/bench).
+# (default 8), BENCH_KEEP=1 (keep the stack directory), BENCH_OUT (default build/bench).
 # The machine is shared and noisy: compare ratios and callgrind counts, not absolute figures.
 set -euo pipefail
 
@@ -53,7 +53,7 @@ else
 fi
 DRAIN_JOBS=${BENCH_DRAIN_JOBS:-20000}
 INFLIGHT_JOBS=${BENCH_INFLIGHT_JOBS:-1000}
-RESPONDERS=${BENCH_RESPONDERS:-4}
+RESPONDERS=${BENCH_RESPONDERS:-8}
 # requests through nginx between the responders' RSS baseline and the final reading: by default what
 # the GET and POST phases send (about 30,000 here); with BENCH_FULL 100,000 per responder
 if [[ $FULL == 1 ]]; then
@@ -717,8 +717,8 @@ phase_post() {
     for users in 32 1; do
         for c in 8 1; do
             if [[ $users == 1 && $c == 1 ]]; then continue; fi
-            pgb imggen -n -M extended -f "$DIR/pg-enqueue-$users.sql" "${vars[@]}" -c "$c" -j 1 -T "$WARMUP" >/dev/null 2>&1 || true
-            pgb imggen -n -M extended -f "$DIR/pg-enqueue-$users.sql" "${vars[@]}" -c "$c" -j 1 -T "$DURATION" \
+            pgb imggen -n -M prepared -f "$DIR/pg-enqueue-$users.sql" "${vars[@]}" -c "$c" -j 1 -T "$WARMUP" >/dev/null 2>&1 || true
+            pgb imggen -n -M prepared -f "$DIR/pg-enqueue-$users.sql" "${vars[@]}" -c "$c" -j 1 -T "$DURATION" \
                 >"$DIR/pgbench-enqueue-$users-$c.log" 2>&1 || die "pgbench (enqueue) failed: $(tail -n 5 "$DIR/pgbench-enqueue-$users-$c.log")"
             if [[ $c == 8 ]]; then
                 record "post_sql_u${users}_c8" "POST's enqueue statement alone, $users user(s), 8 cl" \
