@@ -2,7 +2,7 @@
 -- work to do.  A claim moves queued -> processing, which changes neither the
 -- pending count nor anything a webhook reports; with the old WHEN clauses
 -- the trigger functions still ran on every claim (measured: about 40 % of
--- a claim's time, docs/benchmarks.md).
+-- a claim's time, docs/performance.md).
 DROP TRIGGER image_generations_pending ON image_generations;
 CREATE TRIGGER image_generations_pending AFTER UPDATE OF status ON image_generations
 	FOR EACH ROW

@@ -192,7 +192,7 @@ store_limit_error(struct db *db, const char *user_id, int images,
 /*
  * Wakes the workers, after the commit.  A NOTIFY inside the enqueue would
  * take PostgreSQL's global notify lock across the commit's WAL flush and so
- * serialise every POST (measured: docs/benchmarks.md); on its own it costs
+ * serialise every POST (measured: docs/performance.md); on its own it costs
  * no flush.  A lost notification costs latency only: workers also poll.
  */
 static void
