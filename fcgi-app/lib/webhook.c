@@ -97,6 +97,26 @@ webhook_addr_public(const struct sockaddr *sa, socklen_t len)
 	return 0;
 }
 
+/*
+ * Whether the last label of a host name is a number (decimal, octal or
+ * 0x hex).  No top-level domain is numeric, so such a name is an IPv4
+ * address, and the resolver also takes the legacy forms ("127.1",
+ * "2130706433", "0x7f.0.0.1") that inet_pton refuses: the only numeric
+ * form accepted is the dotted quad, so the address check sees what curl
+ * will connect to.
+ */
+static int
+webhook_host_numeric_tail(const char *h)
+{
+	const char	*label = strrchr(h, '.');
+
+	label = label ? label + 1 : h;
+	if (label[0] == '0' && (label[1] == 'x' || label[1] == 'X'))
+		return 1;
+	return *label != '\0' && strspn(label, "0123456789") ==
+	    strlen(label);
+}
+
 int
 webhook_url_check(const char *url, size_t len, int allow_insecure,
     struct ig_err *err)
@@ -143,6 +163,13 @@ webhook_url_check(const char *url, size_t len, int allow_insecure,
 	h[hlen] = '\0';
 	if (allow_insecure)
 		return 0;
+	/* "localhost." is localhost: compare without the root's dot. */
+	while (hlen > 1 && h[hlen - 1] == '.')
+		h[--hlen] = '\0';
+	if (webhook_host_numeric_tail(h) && inet_pton(AF_INET, h,
+	    &s4.sin_addr) != 1)
+		return ig_err_set(err, IG_EINPUT, "webhookUrl", "webhookUrl "
+		    "must give an IPv4 address as four decimal numbers");
 	/*
 	 * Names are checked again at connect time, on the address actually
 	 * used (a name can resolve anywhere); literals and localhost now.

@@ -69,6 +69,16 @@ Test(webhook, urls)
 	url_bad("https://user:pw@hooks.example.com/", 0);
 	url_bad("https://localhost/", 0);
 	url_bad("https://a.localhost/", 0);
+	url_bad("https://localhost./", 0);
+	url_bad("https://a.localhost../", 0);
+	url_bad("https://127.1/", 0);
+	url_bad("https://2130706433/", 0);
+	url_bad("https://0x7f.0.0.1/", 0);
+	url_bad("https://0177.0.0.1/", 0);
+	url_bad("https://8.8.8.010/", 0);
+	url_ok("https://8.8.8.8/", 0);
+	url_ok("https://x1.example.com./hook", 0);
+	url_ok("https://hooks.example.co/", 0);
 	url_bad("https://127.0.0.1/", 0);
 	url_bad("https://10.1.2.3/", 0);
 	url_bad("https://172.16.0.1/", 0);
