@@ -52,16 +52,39 @@ store_token_hash_hex(const char *token, size_t len,
 	"  (extract(epoch FROM g.completed_at) * 1000)::bigint " \
 	"FROM image_generations g "
 
-/* Whether a token row came back and is the presented token's. */
-static int
-store_token_matches(const PGresult *res, const char *hex, size_t hexlen,
+/*
+ * Runs sql, a statement on STORE_AUTH_CTE whose first two columns are
+ * t.user_id and the hex hash, with the token's hash as $1 and param2 (may
+ * be NULL: none) as $2.  Returns the result with the user id copied, or
+ * NULL with IG_EAUTH when no live token has this hash.
+ */
+static PGresult *
+store_token_exec(struct db *db, const char *sql, const char *token,
+    size_t len, const char *param2, char user_id[STORE_UUID_LEN + 1],
     struct ig_err *err)
 {
-	if (PQntuples(res) != 1 || !crypto_equal(PQgetvalue(res, 0, 1), hex,
-	    hexlen))
-		return ig_err_set(err, IG_EAUTH, NULL,
-		    "the bearer token is not valid");
-	return 0;
+	uint8_t		 hash[CRYPTO_SHA256_LEN];
+	char		 hex[2 * CRYPTO_SHA256_LEN + 1];
+	const char	*params[2] = { hex, param2 };
+	PGresult	*res = NULL;
+
+	if (!crypto_token_wellformed(token, len)) {
+		ig_err_set(err, IG_EAUTH, NULL, "the bearer token is not valid");
+		return NULL;
+	}
+	store_token_hash_hex(token, len, hash, hex);
+	res = db_exec(db, sql, param2 ? 2 : 1, params, err);
+	if (res != NULL && (PQntuples(res) != 1 ||
+	    !crypto_equal(PQgetvalue(res, 0, 1), hex, sizeof(hex) - 1))) {
+		PQclear(res);
+		res = NULL;
+		ig_err_set(err, IG_EAUTH, NULL, "the bearer token is not valid");
+	}
+	if (res != NULL)
+		store_copy(user_id, STORE_UUID_LEN + 1, res, 0, 0);
+	crypto_wipe(hash, sizeof(hash));
+	crypto_wipe(hex, sizeof(hex));
+	return res;
 }
 
 int
@@ -70,28 +93,15 @@ store_auth(struct db *db, const char *token, size_t len,
 {
 	static const char sql[] =
 	    STORE_AUTH_CTE "SELECT user_id, encode(token_hash, 'hex') FROM t";
-	uint8_t		 hash[CRYPTO_SHA256_LEN];
-	char		 hex[2 * CRYPTO_SHA256_LEN + 1];
-	const char	*params[1] = { hex };
 	PGresult	*res;
-	int		 rc = -1;
 
-	if (!crypto_token_wellformed(token, len))
-		return ig_err_set(err, IG_EAUTH, NULL,
-		    "the bearer token is not valid");
-	store_token_hash_hex(token, len, hash, hex);
-	if ((res = db_exec(db, sql, 1, params, err)) == NULL)
-		goto out;
-	if (store_token_matches(res, hex, sizeof(hex) - 1, err) == -1)
-		goto out;
-	store_copy(user_id, STORE_UUID_LEN + 1, res, 0, 0);
-	rc = 0;
-out:
+	if ((res = store_token_exec(db, sql, token, len, NULL, user_id,
+	    err)) == NULL)
+		return -1;
 	PQclear(res);
-	crypto_wipe(hash, sizeof(hash));
-	crypto_wipe(hex, sizeof(hex));
-	return rc;
+	return 0;
 }
+
 
 /* SHA-256 of what the request asks for, as the idempotency check sees it. */
 static void
@@ -347,27 +357,15 @@ store_generation_json_by_token(struct db *db, const char *token, size_t len,
 	    "SELECT t.user_id, encode(t.token_hash, 'hex'), d.* FROM t "
 	    "LEFT JOIN LATERAL (" STORE_DOC_SELECT
 	    "  WHERE g.id = $2 AND g.user_id = t.user_id) d ON true";
-	uint8_t		 hash[CRYPTO_SHA256_LEN];
-	char		 hex[2 * CRYPTO_SHA256_LEN + 1];
-	const char	*params[2] = { hex, generation_id };
 	PGresult	*res;
-	int		 rc = -1;
+	int		 rc;
 
 	memset(meta, 0, sizeof(*meta));
-	if (!crypto_token_wellformed(token, len))
-		return ig_err_set(err, IG_EAUTH, NULL,
-		    "the bearer token is not valid");
-	store_token_hash_hex(token, len, hash, hex);
-	if ((res = db_exec(db, sql, 2, params, err)) == NULL)
-		goto out;
-	if (store_token_matches(res, hex, sizeof(hex) - 1, err) == -1)
-		goto out;
-	store_copy(user_id, STORE_UUID_LEN + 1, res, 0, 0);
+	if ((res = store_token_exec(db, sql, token, len, generation_id,
+	    user_id, err)) == NULL)
+		return -1;
 	rc = store_doc_take(res, 2, generation_id, out, meta, err);
-out:
 	PQclear(res);
-	crypto_wipe(hash, sizeof(hash));
-	crypto_wipe(hex, sizeof(hex));
 	return rc;
 }
 
