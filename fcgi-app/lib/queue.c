@@ -208,15 +208,20 @@ out:
  * after every generation lock and before the triggers.
  * gen's row lock also re-reads a generation that a concurrent cancel just
  * committed, so a canceled generation is never turned into a completed one.
+ *
+ * Cost stays linear in the batch: "id = ANY" lets the job DELETE use the
+ * primary key, and the imageIds are grouped once (ids, materialized) rather
+ * than looked up in up per generation (64 jobs: 45 → 11–28 ms to execute).
  */
 static const char queue_complete_sql[] =
     "WITH b AS (SELECT * FROM unnest($2::bigint[], $3::int[], $4::text[], "
     "    $5::text[]) WITH ORDINALITY AS b(id, attempts, ai, tokens, n)), "
-    "j AS (DELETE FROM jobs USING b WHERE jobs.id = b.id "
-    "    AND jobs.attempts = b.attempts AND jobs.locked_by = $1 "
-    "    AND jobs.state = 'running' RETURNING jobs.id, jobs.generation_id), "
+    "j AS (DELETE FROM jobs USING b WHERE jobs.id = ANY ($2::bigint[]) "
+    "    AND jobs.id = b.id AND jobs.attempts = b.attempts "
+    "    AND jobs.locked_by = $1 AND jobs.state = 'running' "
+    "  RETURNING jobs.id, jobs.generation_id), "
     "gen AS MATERIALIZED (SELECT g.id, g.user_id, j.id AS job_id "
-    "  FROM image_generations g JOIN j ON g.id = j.generation_id "
+    "  FROM j JOIN image_generations g ON g.id = j.generation_id "
     "  WHERE g.status = 'processing' FOR NO KEY UPDATE OF g), "
     "lk AS MATERIALIZED (SELECT u.id FROM users u "
     "  WHERE u.id = ANY (ARRAY(SELECT gen.user_id FROM gen)) "
@@ -229,14 +234,16 @@ static const char queue_complete_sql[] =
     "    $14::text[]) AS x(job, idx, k, url, mime, size, w, h, sha) "
     "  JOIN gen ON gen.job_id = x.job "
     "  RETURNING id, generation_id, idx), "
+    "ids AS MATERIALIZED (SELECT generation_id, jsonb_agg(id ORDER BY idx) AS a FROM up "
+    "  GROUP BY generation_id), "
     "g AS (UPDATE image_generations ig SET status = 'completed', "
     "    completed_at = now(), error_code = NULL, error_message = NULL, "
     "    tokens = b.tokens::jsonb, "
     "    ai_metadata = b.ai::jsonb || jsonb_build_object('imageIds', "
-    "      (SELECT coalesce(jsonb_agg(up.id ORDER BY up.idx), '[]') FROM up "
-    "       WHERE up.generation_id = ig.id)) "
-    "  FROM gen JOIN b ON b.id = gen.job_id WHERE ig.id = gen.id "
-    "  RETURNING ig.id) "
+    "      coalesce(ids.a, '[]'::jsonb)) "
+    "  FROM gen JOIN b ON b.id = gen.job_id "
+    "    LEFT JOIN ids ON ids.generation_id = gen.id "
+    "  WHERE ig.id = gen.id RETURNING ig.id) "
     "SELECT b.n, j.id IS NOT NULL, g.id IS NOT NULL, "
     "  (SELECT count(*) FROM lk) "
     "FROM b LEFT JOIN j ON j.id = b.id "

