@@ -40,6 +40,7 @@ tjob_make(struct tjob *t, const struct itest_user *u, const char *meta,
     int nup)
 {
 	PGresult	*r;
+	char		 gid[40], key[160];
 	int		 i;
 
 	memset(t, 0, sizeof(*t));
@@ -53,8 +54,8 @@ tjob_make(struct tjob *t, const struct itest_user *u, const char *meta,
 	    "SELECT id, generation_id FROM j", u->id, meta, WORKER, NULL);
 	cr_assert_eq(PQntuples(r), 1);
 	t->q.id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-	snprintf(t->q.generation_id, sizeof(t->q.generation_id), "%s",
-	    PQgetvalue(r, 0, 1));
+	snprintf(gid, sizeof(gid), "%s", PQgetvalue(r, 0, 1));
+	snprintf(t->q.generation_id, sizeof(t->q.generation_id), "%s", gid);
 	PQclear(r);
 	t->q.attempts = 1;
 	t->q.max_attempts = 5;
@@ -62,10 +63,11 @@ tjob_make(struct tjob *t, const struct itest_user *u, const char *meta,
 	snprintf(t->q.user_id, sizeof(t->q.user_id), "%s", u->id);
 	t->nup = nup;
 	for (i = 0; i < nup; i++) {
-		snprintf(t->keys[i], sizeof(t->keys[i]),
-		    "generations/%s/%s/%d.png", u->id, t->q.generation_id, i);
+		snprintf(key, sizeof(key), "generations/%s/%s/%d.png", u->id,
+		    gid, i);
+		snprintf(t->keys[i], sizeof(t->keys[i]), "%s", key);
 		snprintf(t->urls[i], sizeof(t->urls[i]),
-		    "https://files.invalid/%s", t->keys[i]);
+		    "https://files.invalid/%s", key);
 		t->up[i].idx = i;
 		t->up[i].storage_key = t->keys[i];
 		t->up[i].public_url = t->urls[i];

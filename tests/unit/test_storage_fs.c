@@ -130,7 +130,7 @@ Test(storage_fs, batch_stores_every_file_in_new_and_shared_directories)
 Test(storage_fs, batch_larger_than_a_run)
 {
 	static struct storage_obj	 o[300];
-	static char			 keys[300][64], data[300][16];
+	static char			 keys[300][64], data[300][24];
 	int				 i;
 
 	for (i = 0; i < 300; i++) {
