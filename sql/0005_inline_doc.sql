@@ -6,7 +6,7 @@
 -- (docs/performance.md).  imggen_iso and imggen_doc below are single
 -- expressions with SQL-standard bodies (bound at creation, so no search_path
 -- is needed for safety) and are inlined into the calling statement; the
--- images subquery is written by the caller (STORE_IMAGES_SQL in store.h).
+-- images subquery is written by the caller (DOC_IMAGES_SQL in doc_sql.h).
 
 CREATE OR REPLACE FUNCTION imggen_iso(ts timestamptz) RETURNS text
 	LANGUAGE sql STABLE STRICT PARALLEL SAFE

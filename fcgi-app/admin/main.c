@@ -202,8 +202,8 @@ cmd_requeue(struct admin *a, int argc, char **argv)
 		return fail(&err);
 	printf("requeued %ld dead job(s)\n", n);
 	if (id > 0 && n == 0) {
-		fprintf(stderr, "imggen-admin: job %lld is not a dead job of a "
-		    "failed generation\n", id);
+		fprintf(stderr, "imggen-admin: job %lld is neither a dead job of a "
+		    "failed generation nor a dead webhook delivery\n", id);
 		return 1;
 	}
 	return 0;
@@ -280,7 +280,8 @@ static const struct command commands[] = {
 	    "per retention, rebuild bloated jobs indexes, report queue "
 	    "health; for cron)", cmd_maintenance },
 	{ "requeue", 1, 1, "requeue JOB_ID | requeue --all-dead  (retry dead "
-	    "jobs with fresh attempts)", cmd_requeue },
+	    "jobs with fresh attempts: generations that failed, webhook "
+	    "deliveries)", cmd_requeue },
 };
 
 static void

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "doc_sql.h"
 
 /* Appends a PostgreSQL array literal element, quoted and escaped. */
 static void
@@ -450,12 +451,12 @@ queue_requeue_dead(struct db *db, long long job_id, long *requeued,
 	    "WITH j AS (UPDATE jobs SET state = 'queued', attempts = 0, "
 	    "    run_at = now(), last_error = NULL "
 	    "  WHERE state = 'dead' AND ($1::bigint = 0 OR id = $1::bigint) "
-	    "    AND generation_id IN (SELECT id FROM image_generations "
-	    "      WHERE status = 'failed') "
-	    "  RETURNING generation_id), "
+	    "    AND (kind = 'webhook' OR generation_id IN (SELECT id "
+	    "      FROM image_generations WHERE status = 'failed')) "
+	    "  RETURNING generation_id, kind), "
 	    "g AS (UPDATE image_generations ig SET status = 'queued', "
 	    "    error_code = NULL, error_message = NULL, completed_at = NULL "
-	    "  FROM j WHERE ig.id = j.generation_id) "
+	    "  FROM j WHERE ig.id = j.generation_id AND j.kind = 'generate') "
 	    "SELECT count(*), pg_notify('imggen_jobs', '') FROM j";
 	char		 id[32];
 	const char	*params[1] = { id };
@@ -511,7 +512,7 @@ queue_webhook_payload(struct db *db, const char *generation_id,
 	static const char sql[] =
 	    "SELECT json_build_object('type', 'generation.' || g.status, "
 	    "  'timestamp', imggen_iso(now()), "
-	    "  'data', imggen_generation_doc(g, NULL))::text, "
+	    "  'data', imggen_doc(g, NULL, " DOC_IMAGES_SQL "))::text, "
 	    "  g.user_id, g.metadata->>'webhookUrl', u.webhook_secret_version "
 	    "FROM image_generations g JOIN users u ON u.id = g.user_id "
 	    "WHERE g.id = $1";

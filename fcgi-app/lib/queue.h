@@ -108,7 +108,9 @@ int	queue_drop(struct db *, const char *worker_id, const struct queue_job *,
 	    struct ig_err *) __attribute__((warn_unused_result));
 /*
  * Puts dead jobs back in the queue with fresh attempts (all of them, or
- * the one with id job_id when > 0); their generations become queued again.
+ * the one with id job_id when > 0): a generate job of a failed generation,
+ * which becomes queued again, or a webhook delivery, whose generation
+ * keeps its status.
  */
 int	queue_requeue_dead(struct db *, long long job_id, long *requeued,
 	    struct ig_err *) __attribute__((warn_unused_result));

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "crypto.h"
+#include "doc_sql.h"
 
 static void
 store_copy(char *dst, size_t dstlen, const PGresult *res, int row, int col)
@@ -47,7 +48,7 @@ store_token_hash_hex(const char *token, size_t len,
 	"    WHERE me.generation_id = g.id AND me.state = 'queued' " \
 	"      AND q.state = 'queued' AND (q.priority, q.run_at, q.id) < " \
 	"      (me.priority, me.run_at, me.id) LIMIT 1000) ahead) END, " \
-	STORE_IMAGES_SQL ")::text, " \
+	DOC_IMAGES_SQL ")::text, " \
 	"  g.status IN ('completed', 'failed', 'canceled'), " \
 	"  (extract(epoch FROM g.completed_at) * 1000)::bigint " \
 	"FROM image_generations g "
@@ -450,7 +451,7 @@ store_list_generations(struct db *db, const char *user_id, const char *status,
 {
 	/* Keyset pagination on the (user_id, created_at DESC, id DESC) index. */
 	static const char sql[] =
-	    "SELECT imggen_doc(g, NULL, " STORE_IMAGES_SQL ")::text, "
+	    "SELECT imggen_doc(g, NULL, " DOC_IMAGES_SQL ")::text, "
 	    "  ((extract(epoch FROM g.created_at) * 1000000)::numeric)::bigint, "
 	    "  g.id FROM image_generations g "
 	    "WHERE g.user_id = $1 AND ($2::text IS NULL OR g.status = $2) "

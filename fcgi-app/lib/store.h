@@ -26,17 +26,6 @@
 int	store_auth(struct db *, const char *token, size_t len,
 	    char user_id[STORE_UUID_LEN + 1], struct ig_err *)
 	    __attribute__((warn_unused_result));
-/*
- * The images array of a status document for the generation row aliased
- * "g", to pass to imggen_doc() (sql/0005): a subquery, so it lives in the
- * calling statement where the planner sees it once, not in the function.
- */
-#define STORE_IMAGES_SQL \
-	"coalesce((SELECT json_agg(json_build_object(" \
-	"  'imageId', u.id, 'imageUrl', u.public_url, 'mimeType', u.mime_type, " \
-	"  'width', u.width, 'height', u.height, 'size', u.size) ORDER BY u.idx) " \
-	"  FROM uploads u WHERE u.generation_id = g.id), '[]'::json)"
-
 #define STORE_IDEMPOTENCY_KEY_MAX	255
 
 struct store_created {

@@ -201,7 +201,7 @@ pgbench_lat() { sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' "$1" | tail -n
 # c_sql FILE FUNCTION: the SQL string literal of `static const char sql[]` in FUNCTION, as one line,
 # so that the statements pgbench runs are the service's own (no copy to drift).
 c_sql() {
-    # String macros (#define NAME "..." \ ...) of store.h and the file are spliced in where a
+    # String macros (#define NAME "..." \ ...) of doc_sql.h, store.h and the file are spliced in where a
     # statement names them, as the C preprocessor does.
     awk -v fn="$2" '
         function strings(line, out, s) {
@@ -225,7 +225,7 @@ c_sql() {
         insql {
             out = out strings($0)
             if ($0 ~ /";[[:space:]]*$/) { print out; exit }
-        }' "$(dirname "$1")/store.h" "$1"
+        }' "$(dirname "$1")/doc_sql.h" "$(dirname "$1")/store.h" "$1"
 }
 
 # ---------------------------------------------------------------------------------------------------

@@ -108,3 +108,44 @@ Test(maintenance, releases_idempotency_keys_after_24_hours,
 	free(new_id);
 	itest_user_free(&u);
 }
+
+/*
+ * A failed generation whose webhook delivery died: requeueing that
+ * delivery must retry the delivery only, not put the generation back in
+ * the queue (it has no generate job left to run it).
+ */
+Test(requeue, dead_webhook_delivery_keeps_its_generation,
+    .timeout = TEST_TIMEOUT_S)
+{
+	struct itest_user u;
+	char *gid, *jid, *out, *status, *state;
+	const char *args[3] = { "requeue", NULL, NULL };
+
+	itest_require_stack();
+	itest_user_create(&u, "requeuehook");
+	gid = itest_pg_text("INSERT INTO image_generations (user_id, prompt, "
+	    "metadata, status, completed_at, error_code) VALUES ($1::uuid, "
+	    "'hook', '{\"numberOfImages\":1,\"aspectRatio\":\"1:1\"}', "
+	    "'failed', now(), 'provider_error') RETURNING id::text", u.id,
+	    NULL);
+	jid = itest_pg_text("INSERT INTO jobs (kind, generation_id, state, "
+	    "run_at) VALUES ('webhook', $1::uuid, 'dead', now() + interval "
+	    "'1 hour') RETURNING id::text", gid, NULL);
+
+	args[1] = jid;
+	out = itest_admin_read(args);
+	cr_assert(strstr(out, "requeued 1 dead job(s)") != NULL, "%s", out);
+	status = itest_pg_text("SELECT status FROM image_generations WHERE "
+	    "id = $1::uuid", gid, NULL);
+	cr_assert_str_eq(status, "failed", "requeueing a webhook delivery "
+	    "made its generation %s", status);
+	state = itest_pg_text("SELECT coalesce((SELECT state FROM jobs WHERE "
+	    "id = $1::bigint), 'gone')", jid, NULL);
+	cr_assert_neq(strcmp(state, "dead"), 0, "the delivery is still dead");
+	free(out);
+	free(status);
+	free(state);
+	free(jid);
+	free(gid);
+	itest_user_free(&u);
+}
