@@ -29,7 +29,7 @@
 #
 # Environment: BENCH_FULL=1 (longer runs, the million), BENCH_ONLY="get post ..." (phases to run;
 # default all), BENCH_DURATION (default 10, FULL 20), BENCH_WARMUP (3, FULL 5), BENCH_RESPONDERS
-# (default 8), BENCH_KEEP=1 (keep the stack directory), BENCH_OUT (default build/bench).
+# (default 8), BENCH_DRAIN_CONCURRENCY (slots per worker child while draining, default 16), BENCH_KEEP=1 (keep the stack directory), BENCH_OUT (default build/bench).
 # The machine is shared and noisy: compare ratios and callgrind counts, not absolute figures.
 set -euo pipefail
 
@@ -54,6 +54,8 @@ fi
 DRAIN_JOBS=${BENCH_DRAIN_JOBS:-20000}
 INFLIGHT_JOBS=${BENCH_INFLIGHT_JOBS:-1000}
 RESPONDERS=${BENCH_RESPONDERS:-8}
+# jobs in flight per worker child in the drain phase (the default configuration's 16)
+DRAIN_CONCURRENCY=${BENCH_DRAIN_CONCURRENCY:-16}
 # requests through nginx between the responders' RSS baseline and the final reading: by default what
 # the GET and POST phases send (about 30,000 here); with BENCH_FULL 100,000 per responder
 if [[ $FULL == 1 ]]; then
@@ -784,7 +786,7 @@ phase_drain() {
     local size0 ndone failed secs rate
     size0=$(sqlc "SELECT pg_total_relation_size('jobs')")
     wal_mark
-    worker_start drain IMGGEN_WORKER_PROCESSES=2 IMGGEN_WORKER_CONCURRENCY=16
+    worker_start drain IMGGEN_WORKER_PROCESSES=2 IMGGEN_WORKER_CONCURRENCY="$DRAIN_CONCURRENCY"
     cpu_mark
     if ! wait_until "$DRAIN_SECONDS" queue_empty; then
         log "  $(queue_left) jobs left after ${DRAIN_SECONDS} s; stopping there (BENCH_FULL=1 drains them all)"
