@@ -27,7 +27,14 @@
 # changed (port, responders, imggen.env) or its binary was rebuilt after it started.
 # Environment: IMGGEN_BIN (binaries, default <repo>/build/default), PG_BINDIR (PostgreSQL binaries,
 # default the newest /usr/lib/postgresql/*/bin), IMGGEN_STOP_TIMEOUT (seconds to wait for a graceful
-# stop of worker/responders, default 20).
+# stop of worker/responders, default 20; 180 for a stack started under valgrind).
+# IMGGEN_VALGRIND=LOGDIR (for `up`; used by `make valgrind`): imggen-api, imggen-worker (supervisor and
+# children) and imggen-admin run under valgrind memcheck, each process logging to LOGDIR/ROLE.PID.log
+# (ROLE: api, worker, admin); stack.env's IMGGEN_ADMIN then names DIR/bin/imggen-admin, a wrapper
+# that runs imggen-admin under valgrind too (IMGGEN_VALGRIND_ADMIN: see write_admin_wrapper).
+# Start-up deadlines are multiplied by IMGGEN_VALGRIND_SLOW (default 6). A running stack whose
+# valgrind setting differs is restarted by `up`; `down` stops the services with SIGTERM and waits
+# for them (and valgrind's leak check) to exit, so every log ends in its summary.
 set -euo pipefail
 
 PROG=stack.sh
@@ -186,6 +193,92 @@ pick_free_port() {
         fi
     done
     die "could not find a free TCP port"
+}
+
+# ---------------------------------------------------------------------------------------------------
+# valgrind (IMGGEN_VALGRIND=LOGDIR)
+
+VG_DIR=""
+SLOW=1
+
+# vg_setup: VG_DIR (absolute, created) and SLOW from IMGGEN_VALGRIND; nothing when it is unset.
+vg_setup() {
+    local vg
+    VG_DIR=${IMGGEN_VALGRIND:-}
+    [[ -n $VG_DIR ]] || return 0
+    vg=$(command -v valgrind) || die "IMGGEN_VALGRIND is set but valgrind is not installed (apt-get install valgrind)"
+    VG_DIR=$(realpath -m -- "$VG_DIR")
+    # (the options go through VALGRIND_OPTS, which valgrind splits at white space)
+    [[ $VG_DIR$REPO != *[[:space:]]* ]] || die "IMGGEN_VALGRIND and the repository path may not contain white space"
+    mkdir -p "$VG_DIR"
+    [[ -f $REPO/tests/valgrind.supp ]] || die "missing ${REPO}/tests/valgrind.supp"
+    SLOW=${IMGGEN_VALGRIND_SLOW:-6}
+    [[ $SLOW =~ ^[1-9][0-9]*$ ]] || die "bad IMGGEN_VALGRIND_SLOW '${SLOW}'"
+    VG_BIN=$vg
+    VG_ENV=$(command -v env) # absolute: multiwatch execs without a PATH search
+}
+
+# vg_cmd ROLE: VG_CMD=() without valgrind, else the command (to prefix a binary with) that runs it
+# under valgrind, each process -- forked children included -- logging to VG_DIR/ROLE.PID.log. Leaks
+# count as errors only when definite or indirect ("possibly lost" blocks are interior pointers that
+# libraries keep). The options travel in VALGRIND_OPTS so that the process's command line stays
+# "valgrind.bin BINARY": the tests find the worker by its command line's start (first 255 bytes).
+vg_cmd() {
+    VG_CMD=()
+    [[ -n $VG_DIR ]] || return 0
+    VG_CMD=("$VG_ENV" "VALGRIND_OPTS=--leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect --num-callers=30 --read-inline-info=no --suppressions=$REPO/tests/valgrind.supp --log-file=$VG_DIR/$1.%p.log"
+        "$VG_BIN")
+}
+
+# under_valgrind: this stack is being started, or was started, with IMGGEN_VALGRIND.
+under_valgrind() { [[ -n $VG_DIR || -n $(state_get VALGRIND) ]]; }
+
+# The seconds a stop may take: valgrind makes shutdown and the exit-time leak check slow.
+stop_timeout() {
+    if [[ -n ${IMGGEN_STOP_TIMEOUT:-} ]]; then
+        printf '%s\n' "$IMGGEN_STOP_TIMEOUT"
+    elif under_valgrind; then
+        printf '180\n'
+    else
+        printf '20\n'
+    fi
+}
+
+# write_admin_wrapper: under IMGGEN_VALGRIND, DIR/bin/imggen-admin: a wrapper that runs
+# BIN_DIR/imggen-admin under valgrind; ADMIN_CMD is what stack.env names as IMGGEN_ADMIN.
+# IMGGEN_VALGRIND_ADMIN=N (default 3) runs each distinct command (its first two words, e.g.
+# "user create") under valgrind the first N times per stack and natively after that: the test
+# fixtures create a user and a token for nearly every test, and valgrind's ~2 s start-up per call
+# would otherwise be most of the run. "all" runs every call under valgrind.
+write_admin_wrapper() {
+    local tmp sample=${IMGGEN_VALGRIND_ADMIN:-3}
+    ADMIN_CMD=$BIN_DIR/imggen-admin
+    [[ -n $VG_DIR ]] || return 0
+    [[ $sample == all || $sample =~ ^[0-9]+$ ]] || die "bad IMGGEN_VALGRIND_ADMIN '${sample}' (a number or all)"
+    vg_cmd admin
+    mkdir -p "$DIR/bin" "$RUN_DIR/admin-valgrind"
+    tmp=$(mktemp "$DIR/bin/.imggen-admin.XXXXXX")
+    # shellcheck disable=SC2016 # the wrapper's own expansions
+    {
+        echo '#!/usr/bin/env bash'
+        echo '# Written by scripts/stack.sh (IMGGEN_VALGRIND): imggen-admin under valgrind memcheck,'
+        echo '# each distinct command (first two words) the first SAMPLE times, then natively.'
+        printf 'SAMPLE=%q SEEN=%q ADMIN=%q\n' "$sample" "$RUN_DIR/admin-valgrind" "$BIN_DIR/imggen-admin"
+        printf 'VG=('
+        printf ' %q' "${VG_CMD[@]}"
+        printf ' )\n'
+        echo 'if [[ $SAMPLE == all ]]; then exec "${VG[@]}" "$ADMIN" "$@"; fi'
+        echo 'key=${1:-}.${2:-}'
+        echo 'key=${key//[!A-Za-z0-9_-]/_}'
+        echo 'for ((i = 1; i <= SAMPLE; i++)); do'
+        echo '    # mkdir is atomic: concurrent calls take different slots'
+        echo '    if mkdir "$SEEN/$key.$i" 2>/dev/null; then exec "${VG[@]}" "$ADMIN" "$@"; fi'
+        echo 'done'
+        echo 'exec "$ADMIN" "$@"'
+    } >"$tmp"
+    chmod 0755 "$tmp"
+    mv "$tmp" "$DIR/bin/imggen-admin"
+    ADMIN_CMD=$DIR/bin/imggen-admin
 }
 
 # ---------------------------------------------------------------------------------------------------
@@ -432,7 +525,8 @@ nginx_stop() {
 nginx_start() {
     local port=$1 out before
     mkdir -p "$DIR/nginx"
-    before=$(wc -c <"$NGINX_ERROR_LOG" 2>/dev/null || echo 0)
+    before=0
+    if [[ -f $NGINX_ERROR_LOG ]]; then before=$(wc -c <"$NGINX_ERROR_LOG"); fi
     if out=$(
         bash -c 'for fd in /proc/$$/fd/*; do fd=${fd##*/}; if [[ $fd -gt 2 ]]; then eval "exec ${fd}>&-"; fi; done 2>/dev/null
                  exec nginx -c "$1" </dev/null' _ "$NGINX_CONF" 2>&1
@@ -513,7 +607,8 @@ check_bins() {
 
 run_migrations() {
     log "imggen-admin migrate"
-    if ! (cd "$DIR" && "${SERVICE_ENV[@]}" "$BIN_DIR/imggen-admin" migrate) >>"$MIGRATE_LOG" 2>&1; then
+    vg_cmd admin
+    if ! (cd "$DIR" && "${SERVICE_ENV[@]}" "${VG_CMD[@]}" "$BIN_DIR/imggen-admin" migrate) >>"$MIGRATE_LOG" 2>&1; then
         show_log_tail "$MIGRATE_LOG"
         die "imggen-admin migrate failed"
     fi
@@ -522,7 +617,8 @@ run_migrations() {
 api_pid() { pid_from_file "$API_PID" multiwatch; }
 
 responders_stop() {
-    local pid secs=${IMGGEN_STOP_TIMEOUT:-20}
+    local pid secs
+    secs=$(stop_timeout)
     if pid=$(api_pid); then
         # multiwatch forwards its graceful signal (SIGUSR1, libfcgi's "finish and exit") to the
         # responders and exits when they are gone.
@@ -531,7 +627,8 @@ responders_stop() {
         # multiwatch is gone but orphaned responders may still hold the socket
         pid=$(tr -dc '0-9' <"$API_PID")
         if [[ -n $pid ]] && group_alive "$pid"; then
-            stop_pid "orphaned responders" "$pid" TERM 5 group
+            under_valgrind || secs=5
+            stop_pid "orphaned responders" "$pid" TERM "$secs" group
         fi
     fi
     rm -f "$API_PID" "$API_SOCK"
@@ -543,11 +640,13 @@ responders_start() {
     log "starting ${n} responders on ${API_SOCK} (log: ${API_LOG})"
     # spawn-fcgi points the child's stdout/stderr at /dev/null when it forks (it keeps only fd 0,
     # the listening socket), so a tiny sh re-points them at the log before exec'ing multiwatch;
-    # fd 0 must stay untouched. multiwatch (and so the responders) inherit that log.
+    # fd 0 must stay untouched. multiwatch (and so the responders) inherit that log. Under
+    # IMGGEN_VALGRIND multiwatch forks valgrind, which runs the responder on the same fd 0.
+    vg_cmd api
     # shellcheck disable=SC2016 # expanded by the inner shell
     if ! out=$(cd "$DIR" && "${SERVICE_ENV[@]}" spawn-fcgi -s "$API_SOCK" -M 0666 -P "$API_PID" -- \
         /bin/sh -c 'log=$1; shift; exec "$@" >>"$log" 2>&1' imggen-api-log "$API_LOG" \
-        /usr/bin/multiwatch -f "$n" -- "$BIN_DIR/imggen-api" 2>&1); then
+        /usr/bin/multiwatch -f "$n" -- "${VG_CMD[@]}" "$BIN_DIR/imggen-api" 2>&1); then
         printf '%s\n' "$out" >>"$API_LOG"
         show_log_tail "$API_LOG"
         die "spawn-fcgi failed"
@@ -564,16 +663,18 @@ worker_pid() { pid_from_file "$WORKER_PID" imggen-worker; }
 worker_stop() {
     local pid
     if pid=$(worker_pid); then
-        stop_pid worker "$pid" TERM "${IMGGEN_STOP_TIMEOUT:-20}"
+        stop_pid worker "$pid" TERM "$(stop_timeout)"
     fi
     rm -f "$WORKER_PID"
 }
 
 worker_start() {
     log "starting worker (log: ${WORKER_LOG})"
+    vg_cmd worker
     (cd "$DIR" && daemonize "$WORKER_PID" "$WORKER_LOG" \
-        "${SERVICE_ENV[@]}" "$BIN_DIR/imggen-worker") || die "could not start the worker"
-    # env(1) execs the worker, so the pid in the file is the worker's own
+        "${SERVICE_ENV[@]}" "${VG_CMD[@]}" "$BIN_DIR/imggen-worker") || die "could not start the worker"
+    # env(1) execs the worker (or valgrind, which runs it in the same process), so the pid in the file
+    # is the worker's own
 }
 
 health_status() {
@@ -625,6 +726,7 @@ cmd_up() {
     BIN_DIR=$(realpath -m "$BIN_DIR")
 
     check_bins
+    vg_setup
     command -v nginx >/dev/null || die "nginx not found (bash scripts/deps.sh)"
     command -v spawn-fcgi >/dev/null || die "spawn-fcgi not found (bash scripts/deps.sh)"
     [[ -x /usr/bin/multiwatch ]] || die "/usr/bin/multiwatch not found (bash scripts/deps.sh)"
@@ -698,6 +800,9 @@ cmd_up() {
     local config_changed=0
     write_imggen_env "$port" && config_changed=1
     set_service_env
+    local vg_changed=0
+    if [[ $(state_get VALGRIND) != "$VG_DIR" ]]; then vg_changed=1; fi
+    write_admin_wrapper
 
     # 4. migrations (idempotent)
     run_migrations
@@ -710,6 +815,9 @@ cmd_up() {
             restart=1
         elif [[ $(state_get RESPONDERS) != "$responders" ]]; then
             log "responder count changed; restarting the responders"
+            restart=1
+        elif [[ $vg_changed -eq 1 ]]; then
+            log "valgrind setting (IMGGEN_VALGRIND) changed; restarting the responders"
             restart=1
         elif [[ $BIN_DIR/imggen-api -nt $API_PID || $(state_get BIN_DIR) != "$BIN_DIR" ]]; then
             log "imggen-api was rebuilt; restarting the responders"
@@ -736,6 +844,9 @@ cmd_up() {
         elif [[ $BIN_DIR/imggen-worker -nt $WORKER_PID || $(state_get BIN_DIR) != "$BIN_DIR" ]]; then
             log "imggen-worker was rebuilt; restarting the worker"
             restart=1
+        elif [[ $vg_changed -eq 1 ]]; then
+            log "valgrind setting (IMGGEN_VALGRIND) changed; restarting the worker"
+            restart=1
         else
             log "worker already running (pid ${pid})"
         fi
@@ -751,14 +862,15 @@ cmd_up() {
         echo "HTTPS_PORT=${port}"
         echo "RESPONDERS=${responders}"
         echo "BIN_DIR=${BIN_DIR}"
+        echo "VALGRIND=${VG_DIR}"
     } >"$STATE_FILE"
 
     # 7. readiness
-    if ! wait_for 10 "the responder socket ${API_SOCK}" test -S "$API_SOCK"; then
+    if ! wait_for $((10 * SLOW)) "the responder socket ${API_SOCK}" test -S "$API_SOCK"; then
         show_log_tail "$API_LOG"
         die "the responder socket did not appear"
     fi
-    if ! wait_for 20 "GET https://localhost:${port}/api/generate/health to answer 200" health_ok "$port"; then
+    if ! wait_for $((20 * SLOW)) "GET https://localhost:${port}/api/generate/health to answer 200" health_ok "$port"; then
         log "last health status: $(health_status "$port")"
         show_log_tail "$API_LOG"
         show_log_tail "$NGINX_ERROR_LOG" 10
@@ -779,7 +891,7 @@ cmd_up() {
         echo "IMGGEN_CACERT=${TLS_DIR}/cert.pem"
         echo "DATABASE_URL=${DATABASE_URL}"
         echo "IMGGEN_CONFIG=${CONFIG_FILE}"
-        echo "IMGGEN_ADMIN=${BIN_DIR}/imggen-admin"
+        echo "IMGGEN_ADMIN=${ADMIN_CMD}"
         echo "IMGGEN_STACK_DIR=${DIR}"
         echo "IMGGEN_FS_ROOT=${FILES_DIR}"
     } >"$tmp"
