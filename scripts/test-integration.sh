@@ -13,6 +13,12 @@
 # together with the tails of its logs.
 # Environment: CRITERION_ARGS, IMGGEN_TEST_TIMEOUT (seconds per test binary, default 1200),
 # IMGGEN_KEEP_STACK=1 (keep the directory even on success).
+# IMGGEN_VALGRIND=LOGDIR (`make valgrind`): stack.sh runs the services under valgrind memcheck (see
+# its header), and so do the compiled test binaries that IMGGEN_VALGRIND_TESTS selects ("all", the
+# default; "none"; or a list of their names, e.g. "test-api test-security"), Criterion's test
+# processes included, each logging to LOGDIR/NAME.PID.log (NAME prefixed with test- if need be).
+# Test scripts run as they are; their imggen-admin calls go through the stack's valgrind wrapper.
+# The logs are judged by scripts/valgrind-gate.sh, not here.
 set -euo pipefail
 
 PROG=test-integration.sh
@@ -59,6 +65,20 @@ show_logs() {
     done
 }
 
+# is_elf FILE: a compiled program (a test binary), not a script.
+is_elf() { [[ $(head -c 4 -- "$1" 2>/dev/null | tr -d '\0') == $'\177ELF' ]]; }
+
+# vg_traced NAME: IMGGEN_VALGRIND_TESTS (all, the default; none; or binary names) selects NAME.
+vg_traced() {
+    local sel=${IMGGEN_VALGRIND_TESTS:-all} w
+    case $sel in
+    all) return 0 ;;
+    none | 0) return 1 ;;
+    esac
+    for w in $sel; do [[ $w == "$1" ]] && return 0; done
+    return 1
+}
+
 # timeout(1) runs the test in its own process group, out of reach of the terminal's ^C: pass the
 # signal on (timeout forwards it to the test), then clean up.
 on_signal() {
@@ -103,6 +123,13 @@ main() {
         tests+=("$(realpath -- "$t")")
     done
 
+    if [[ -n ${IMGGEN_VALGRIND:-} ]]; then
+        IMGGEN_VALGRIND=$(realpath -m -- "$IMGGEN_VALGRIND") # stack.sh and the tests see one path
+        export IMGGEN_VALGRIND
+        mkdir -p "$IMGGEN_VALGRIND"
+        command -v valgrind >/dev/null || die "IMGGEN_VALGRIND is set but valgrind is not installed"
+    fi
+
     local base
     base=$(pick_base_dir)
     trap cleanup EXIT
@@ -130,15 +157,29 @@ main() {
     # The tests run from the repository root: some call scripts/stack.sh (pg-stop/pg-start).
     cd "$REPO"
 
-    local -a crit_args=() passed=() failed=()
+    local -a crit_args=() passed=() failed=() vg=()
     read -r -a crit_args <<<"${CRITERION_ARGS:-}"
-    local timeout_s=${IMGGEN_TEST_TIMEOUT:-1200} rc start
+    local timeout_s=${IMGGEN_TEST_TIMEOUT:-1200} rc start name
     for t in "${tests[@]}"; do
         printf '\n%s: ==== %s ====\n' "$PROG" "$t" >&2
         start=$SECONDS
         rc=0
+        vg=()
+        if [[ -n ${IMGGEN_VALGRIND:-} ]] && is_elf "$t" && vg_traced "${t##*/}"; then
+            name=${t##*/}
+            [[ $name == test-* ]] || name=test-$name
+            # Criterion runs each test in a child that re-executes the binary: follow execs, but
+            # not into the shells and tools the tests run (popen/system; imggen-admin goes
+            # through the stack's own valgrind wrapper).
+            vg=(valgrind --leak-check=full "--errors-for-leak-kinds=definite,indirect"
+                "--show-leak-kinds=definite,indirect" --num-callers=30 --read-inline-info=no
+                --trace-children=yes "--trace-children-skip=/bin/*,/usr/*,*.sh"
+                "--suppressions=$REPO/tests/valgrind.supp"
+                "--log-file=$IMGGEN_VALGRIND/${name}.%p.log")
+            log "under valgrind (logs: ${IMGGEN_VALGRIND}/${name}.PID.log)"
+        fi
         # in the background + wait, so that a signal is handled at once (see on_signal)
-        timeout --kill-after=10 "$timeout_s" "$t" "${crit_args[@]}" </dev/null &
+        timeout --kill-after=10 "$timeout_s" "${vg[@]}" "$t" "${crit_args[@]}" </dev/null &
         TEST_PID=$!
         wait "$TEST_PID" || rc=$?
         TEST_PID=""
