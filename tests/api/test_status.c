@@ -239,9 +239,12 @@ Test(status, errors)
 	api_res_free(&r);
 
 	/* The id's hexadecimal digits are read in any case. */
-	for (size_t i = 0; i < sizeof upper; i++)
+	for (size_t i = 0; i < sizeof upper; i++) {
 		upper[i] = (char)(id[i] >= 'a' && id[i] <= 'f' ?
 		    id[i] - 'a' + 'A' : id[i]);
+		if (id[i] == '\0')
+			break;	/* id's bytes after its NUL are not set */
+	}
 	doc = api_get_doc(u.token, upper);
 	cr_assert_str_eq(itest_json_str(doc, "generationId"), id);
 	json_object_put(doc);
