@@ -811,7 +811,7 @@ phase_drain() {
 phase_latency() {
     local secs=$((DURATION + WARMUP)) n i
     n=$((secs * 10))
-    log "== enqueue→claim latency: $n jobs at 10/s (API-shaped enqueue statement with pg_notify), idle worker"
+    log "== enqueue→claim latency: $n jobs at 10/s (API-shaped enqueue, then NOTIFY), idle worker"
     reset_queue
     worker_start latency IMGGEN_WORKER_PROCESSES=2 IMGGEN_WORKER_CONCURRENCY=16
     local one
@@ -819,12 +819,13 @@ phase_latency() {
       g AS (INSERT INTO image_generations (user_id, prompt, metadata)
             SELECT u.id, 'bench latency', :'meta'::jsonb FROM u RETURNING id),
       j AS (INSERT INTO jobs (kind, generation_id, max_attempts) SELECT 'generate', id, 5 FROM g)
-      SELECT pg_notify('imggen_jobs', '') FROM g;"
-    # After each enqueue (committed: autocommit) the session reads clock_timestamp(), one round trip
-    # after the commit returned: an upper bound of the commit time, so started_at - it is a lower
-    # bound of the notification→claim part (the rest of enqueue→claim is the commit itself).
+      SELECT count(*) FROM g;"
+    # As the API does: the enqueue commits (autocommit), then the NOTIFY is its own statement.  In
+    # between the session reads clock_timestamp(), one round trip after the commit returned: an
+    # upper bound of the commit time, so started_at - it is a lower bound of the notification→claim
+    # part (the rest of enqueue→claim is the commit itself).
     for ((i = 0; i < n; i++)); do
-        printf '%s\nSELECT clock_timestamp(), pg_sleep(0.1);\n' "$one"
+        printf '%s\nSELECT clock_timestamp(), 1;\nSELECT pg_notify('"'"'imggen_jobs'"'"', '"'"''"'"');\nSELECT pg_sleep(0.1);\n' "$one"
     done | sql -v meta="$META1" | sed -n 's/^\([0-9][0-9-]* [0-9:.+]*\)|.*/\1/p' >"$DIR/latency-commits.txt"
     wait_until 30 queue_empty || log "  warning: latency jobs still queued"
     worker_stop
