@@ -564,7 +564,8 @@ start_http_nginx() {
     local conf=$DIR/nginx-http.conf
     local i
     for ((i = 0; i < 100; i++)); do
-        HTTP_PORT=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+        # below the ephemeral range (32768-60999), as stack.sh picks its ports
+        HTTP_PORT=$((20000 + (RANDOM * 32768 + RANDOM) % 12000))
         [[ -z $(ss -Hltn "sport = :$HTTP_PORT" 2>/dev/null) ]] && break
     done
     mkdir -p "$DIR/nginx-http"
