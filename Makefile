@@ -16,11 +16,11 @@ WARN       = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-protot
              -Wmissing-declarations -Wpointer-arith -Wcast-qual -Wformat=2 -Wvla -Wundef
 DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 DEP_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lpq -ljson-c -lcurl -lssl -lcrypto -luuid -lfcgi -lz)
-IG_CFLAGS  = -std=c17 -D_POSIX_C_SOURCE=200809L $(WARN) -MMD -MP -Ifcgi-app/lib $(DEP_CFLAGS) \
+IG_CFLAGS  = -std=c17 -D_POSIX_C_SOURCE=200809L -pthread $(WARN) -MMD -MP -Ifcgi-app/lib $(DEP_CFLAGS) \
              -DIMGGEN_DEFAULT_SQL_DIR='"$(DATADIR)/imggen/sql"' \
              -DIMGGEN_DEFAULT_CONFIG='"$(SYSCONFDIR)/imggen/imggen.env"'
 ALL_CFLAGS = $(IG_CFLAGS) $(CFLAGS)
-ALL_LIBS   = $(DEP_LIBS) -lm $(LDLIBS)
+ALL_LIBS   = $(DEP_LIBS) -lm -pthread $(LDLIBS)
 TEST_LIBS  = -lcriterion
 
 LIB_SRC    = $(wildcard fcgi-app/lib/*.c)
