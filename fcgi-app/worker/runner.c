@@ -107,8 +107,22 @@ runner_claim(struct runner *r)
 				    err.msg);
 			continue;
 		}
-		while (r->used[slot])
+		while (slot < (int)r->cfg->worker_concurrency && r->used[slot])
 			slot++;
+		if (slot == (int)r->cfg->worker_concurrency) {
+			/*
+			 * Cannot happen while inflight counts the used slots
+			 * and the claim honours its limit; if it ever does,
+			 * hand the job back rather than write past the array.
+			 */
+			log_error(LOG_CTX_NONE, "no free slot for claimed job "
+			    "%lld; handing it back", claimed[i].id);
+			if (queue_release(r->env.db, r->worker_id,
+			    &claimed[i], &err) == -1)
+				log_warn(LOG_CTX_NONE, "hand-back failed (the "
+				    "lease will expire): %s", err.msg);
+			continue;
+		}
 		job_init(&r->jobs[slot], &claimed[i]);
 		r->used[slot] = 1;
 		r->inflight++;
