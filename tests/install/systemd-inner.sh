@@ -64,9 +64,15 @@ done
 check "socket /run/imggen/api.sock srw-rw---- imggen:www-data" \
     test "$(stat -c '%A %U:%G' /run/imggen/api.sock)" = "srw-rw---- imggen:www-data"
 api=$(mainpid imggen-api.service)
+# The responder count the unit asks for (Environment=RESPONDERS=N).
+want=$(systemctl show -p Environment --value imggen-api.service | tr ' ' '\n' | sed -n 's/^RESPONDERS=//p')
+for _ in $(seq 50); do
+    [[ $(pgrep -P "$api" -x imggen-api | wc -l) -eq ${want:-0} ]] && break
+    sleep 0.2
+done
 n=$(pgrep -P "$api" -x imggen-api | wc -l)
-check "imggen-api.service: multiwatch (pid ${api}) with ${n} responders, user imggen" \
-    test "$n" -eq 4 -a "$(ps -o user= --ppid "$api" | sort -u)" = imggen
+check "imggen-api.service: multiwatch (pid ${api}) with ${n} responders (unit: ${want}), user imggen" \
+    test -n "$want" -a "$n" -eq "${want:-0}" -a "$(ps -o user= --ppid "$api" | sort -u)" = imggen
 for _ in $(seq 50); do
     [[ $("${CURL[@]}" -o /dev/null -w '%{http_code}' https://localhost/api/generate/health) == 200 ]] && break
     sleep 0.2
@@ -98,10 +104,13 @@ check "stored 0644 imggen (UMask=0022 under ProtectSystem=strict)" test "$(stat 
 # --- a responder killed ----------------------------------------------------------------------------
 victim=$(pgrep -P "$api" -x imggen-api | head -n 1)
 kill -KILL "$victim"
-sleep 1
-now=$(pgrep -P "$api" -x imggen-api | tr '\n' ' ')
+for _ in $(seq 50); do
+    now=$(pgrep -P "$api" -x imggen-api | tr '\n' ' ')
+    [[ $(wc -w <<<"$now") -eq $want ]] && ! grep -qw "$victim" <<<"$now" && break
+    sleep 0.2
+done
 check "SIGKILL responder ${victim}: replaced by multiwatch (now ${now}), same service" \
-    test "$(wc -w <<<"$now")" -eq 4 -a "$(mainpid imggen-api.service)" = "$api" -a -z "$(grep -w "$victim" <<<"$now")"
+    test "$(wc -w <<<"$now")" -eq "$want" -a "$(mainpid imggen-api.service)" = "$api" -a -z "$(grep -w "$victim" <<<"$now")"
 
 # --- maintenance -----------------------------------------------------------------------------------
 systemctl start imggen-maintenance.service
