@@ -1,27 +1,124 @@
 #include "fcgi_io.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
 
 #include <fcgiapp.h>
 
+/*
+ * Why the responder waits for connections itself rather than blocking in
+ * FCGX_Accept_r: a graceful stop must never drop a connection that was
+ * already taken off the socket.  libfcgi's accept path, after accept()
+ * on a unix socket, poll()s the new connection for its first bytes and
+ * closes it if that poll fails -- and poll() fails with EINTR whenever a
+ * signal arrives (SA_RESTART does not restart poll).  multiwatch's
+ * SIGUSR1 or systemd's SIGTERM landing in that instant cost nginx a 502
+ * ("Broken pipe while sending request to upstream"), about one request
+ * per fifty restarts under load.
+ *
+ * So the stop signals stay blocked except inside epoll_pwait(), which
+ * unblocks them atomically while the process is idle; libfcgi then
+ * accepts and reads with no signal able to interrupt it.  The listening
+ * socket is non-blocking, so a responder woken for a connection another
+ * responder took gets EAGAIN and goes back to waiting instead of
+ * sleeping in accept() with its stop signals blocked.  EPOLLEXCLUSIVE
+ * keeps one connection from waking every idle responder, as a blocking
+ * accept() would not have either.
+ */
 struct fcgi_conn {
 	FCGX_Request	 req;
+	int		 epfd;
+	sigset_t	 waitmask;	/* the mask while idle: stop signals open */
 };
 
-struct fcgi_conn *
-fcgi_io_open(void)
-{
-	struct fcgi_conn *c;
+static volatile sig_atomic_t stop_requested;
 
-	if (FCGX_Init() != 0 || (c = calloc(1, sizeof(*c))) == NULL)
-		return NULL;
-	/* fd 0 is the listening socket that spawn-fcgi hands us. */
-	if (FCGX_InitRequest(&c->req, 0, 0) != 0) {
-		free(c);
+/* systemd's and spawn-fcgi's SIGTERM, a terminal's SIGINT, multiwatch's SIGUSR1. */
+static const int stop_signals[] = { SIGTERM, SIGINT, SIGUSR1, 0 };
+
+static void
+on_stop_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+/* fd 0 must be a listening stream socket: anything else is a setup error. */
+static int
+listen_fd_ok(int fd)
+{
+	int		 v = 0;
+	socklen_t	 len = sizeof(v);
+
+	return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) == 0 &&
+	    v != 0;
+}
+
+struct fcgi_conn *
+fcgi_io_open(const char **why)
+{
+	struct fcgi_conn	*c;
+	struct sigaction	 sa;
+	struct epoll_event	 ev;
+	sigset_t		 stops;
+	int			 fl, i;
+
+	*why = NULL;
+	if (!listen_fd_ok(0)) {
+		*why = "fd 0 is not a listening socket (run imggen-api "
+		    "under spawn-fcgi or systemd socket activation)";
 		return NULL;
 	}
+	if (FCGX_Init() != 0 || (c = calloc(1, sizeof(*c))) == NULL) {
+		*why = "cannot initialise libfcgi";
+		return NULL;
+	}
+	c->epfd = -1;
+	if (FCGX_InitRequest(&c->req, 0, 0) != 0) {
+		*why = "cannot initialise libfcgi";
+		goto fail;
+	}
+	/*
+	 * Our handler replaces libfcgi's SIGUSR1 handler (installed by
+	 * FCGX_Init), so libfcgi's own shutdown flag is never raised.
+	 */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	sigemptyset(&stops);
+	for (i = 0; stop_signals[i] != 0; i++) {
+		sigaddset(&stops, stop_signals[i]);
+		sigaction(stop_signals[i], &sa, NULL);
+	}
+	sigprocmask(SIG_BLOCK, &stops, &c->waitmask);
+	for (i = 0; stop_signals[i] != 0; i++)
+		sigdelset(&c->waitmask, stop_signals[i]);
+	/* The flag lives on the socket shared by every responder: all agree. */
+	if ((fl = fcntl(0, F_GETFL)) == -1 ||
+	    fcntl(0, F_SETFL, fl | O_NONBLOCK) == -1) {
+		*why = "cannot make the listening socket non-blocking";
+		goto fail;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+	if ((c->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
+	    epoll_ctl(c->epfd, EPOLL_CTL_ADD, 0, &ev) == -1) {
+		*why = "cannot watch the listening socket (epoll)";
+		goto fail;
+	}
 	return c;
+fail:
+	if (c->epfd != -1)
+		close(c->epfd);
+	free(c);
+	return NULL;
 }
 
 void
@@ -30,13 +127,61 @@ fcgi_io_close(struct fcgi_conn *c)
 	if (c == NULL)
 		return;
 	FCGX_Free(&c->req, 1);
+	if (c->epfd != -1)
+		close(c->epfd);
 	free(c);
 }
 
-void
-fcgi_io_shutdown(void)
+/*
+ * Also true for a stop signal still pending: epoll_pwait() returns ready
+ * connections without delivering one, so under constant load a stop
+ * signal could otherwise stay pending for good.
+ */
+static int
+stop_signalled(void)
 {
-	FCGX_ShutdownPending();
+	sigset_t	 pending;
+	int		 i;
+
+	if (stop_requested)
+		return 1;
+	if (sigpending(&pending) == 0)
+		for (i = 0; stop_signals[i] != 0; i++)
+			if (sigismember(&pending, stop_signals[i]) == 1)
+				return stop_requested = 1;
+	return 0;
+}
+
+/*
+ * Until a connection with a request on it is accepted: 0; -1 once a stop
+ * signal has arrived (checked only between requests) or on an error.
+ */
+static int
+wait_and_accept(struct fcgi_conn *c)
+{
+	struct epoll_event	 ev;
+	int			 n, rc;
+
+	for (;;) {
+		if (stop_signalled())
+			return -1;
+		n = epoll_pwait(c->epfd, &ev, 1, -1, &c->waitmask);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (stop_signalled())
+			return -1;	/* the connection is left to the others */
+		/*
+		 * -EAGAIN: another responder took the connection, or it
+		 * closed before sending its request; keep waiting.
+		 */
+		if ((rc = FCGX_Accept_r(&c->req)) == 0)
+			return 0;
+		if (rc != -EAGAIN && rc != -EWOULDBLOCK && rc != -EINTR)
+			return -1;
+	}
 }
 
 static const char *
@@ -98,7 +243,7 @@ fcgi_io_accept(struct fcgi_conn *c, struct api_req *r, struct buf *body)
 	static char	 path[API_HEADER_MAX + 1];
 	char		*end;
 
-	if (FCGX_Accept_r(&c->req) < 0)
+	if (wait_and_accept(c) == -1)
 		return -1;
 	memset(r, 0, sizeof(*r));
 	buf_reset(body);

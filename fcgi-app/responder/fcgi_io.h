@@ -10,14 +10,17 @@
 
 struct fcgi_conn;
 
-struct fcgi_conn *fcgi_io_open(void);
+/*
+ * Sets up libfcgi on the listening socket (fd 0) and takes over SIGTERM,
+ * SIGINT and SIGUSR1: each ends the accept loop after the request in hand.
+ * NULL with *why set on failure.
+ */
+struct fcgi_conn *fcgi_io_open(const char **why);
 void	fcgi_io_close(struct fcgi_conn *);
-/* Waits for the next request; -1 when shutting down or on error. */
+/* Waits for the next request; -1 once told to stop, or on error. */
 int	fcgi_io_accept(struct fcgi_conn *, struct api_req *, struct buf *body);
 void	fcgi_io_respond(struct fcgi_conn *, const struct api_req *,
 	    const struct api_resp *);
 void	fcgi_io_finish(struct fcgi_conn *);
-/* Async-signal-safe: makes the accept loop end after the current request. */
-void	fcgi_io_shutdown(void);
 
 #endif

@@ -16,13 +16,6 @@
 #include "migrate.h"
 
 static void
-on_term(int sig)
-{
-	(void)sig;
-	fcgi_io_shutdown();
-}
-
-static void
 usage(void)
 {
 	fprintf(stderr, "usage: imggen-api [--check-config]\n"
@@ -52,6 +45,7 @@ main(int argc, char *argv[])
 	struct ig_err		 err = IG_ERR_INIT;
 	struct sigaction	 sa;
 	enum log_level		 lvl = LOG_INFO;
+	const char		*why;
 
 	if (argc > 1 && (strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "-h") == 0)) {
@@ -89,16 +83,13 @@ main(int argc, char *argv[])
 		log_error(LOG_CTX_NONE, "%s", err.msg);
 		return 1;
 	}
-	if ((conn = fcgi_io_open()) == NULL) {
-		log_error(LOG_CTX_NONE, "cannot set up FastCGI on fd 0");
+	if ((conn = fcgi_io_open(&why)) == NULL) {
+		log_error(LOG_CTX_NONE, "cannot set up FastCGI: %s", why);
 		return 1;
 	}
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_term;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
+	sigemptyset(&sa.sa_mask);
 	sigaction(SIGPIPE, &sa, NULL);
 	log_info(LOG_CTX_NONE, "responder ready");
 

@@ -9,7 +9,7 @@
 # does what docs/operations.md ("Installing") tells an operator, with the distribution's own
 # PostgreSQL and nginx: dpkg -i, createuser/createdb, migrate, enable the site, systemctl start; then
 # a generation through nginx, a responder killed, the maintenance service, `systemctl restart
-# imggen-api` twice under wrk, `systemctl stop imggen-worker`, an upgrade with the services running
+# imggen-api` four times under wrk, `systemctl stop imggen-worker`, an upgrade with the services running
 # (postinst migrates and restarts), dpkg -r and -P. This is what test-e2e.sh emulates without systemd:
 # socket activation with StandardInput=socket, every hardening option, KillMode, the maintainer
 # scripts' systemctl calls.
