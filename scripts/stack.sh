@@ -39,6 +39,8 @@ set -euo pipefail
 
 PROG=stack.sh
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=scripts/lib/ports.sh
+. "$REPO/scripts/lib/ports.sh"
 IS_ROOT=0
 [[ $(id -u) -eq 0 ]] && IS_ROOT=1
 
@@ -172,28 +174,7 @@ show_log_tail() {
     fi
 }
 
-port_in_use() {
-    local port=$1
-    if command -v ss >/dev/null 2>&1; then
-        [[ -n $(ss -Hltn "sport = :${port}" 2>/dev/null) ]]
-    else
-        (exec 3<>"/dev/tcp/127.0.0.1/${port}") 2>/dev/null
-    fi
-}
-
-pick_free_port() {
-    local i port
-    for ((i = 0; i < 200; i++)); do
-        # Below the kernel's ephemeral range (32768-60999 on Debian): a port there can be
-        # taken by any outgoing connection between our check and nginx's bind.
-        port=$((20000 + (RANDOM * 32768 + RANDOM) % 12000))
-        if ! port_in_use "$port"; then
-            printf '%s\n' "$port"
-            return 0
-        fi
-    done
-    die "could not find a free TCP port"
-}
+pick_free_port() { free_port "$@" || die "could not find a free TCP port"; }
 
 # ---------------------------------------------------------------------------------------------------
 # valgrind (IMGGEN_VALGRIND=LOGDIR)

@@ -37,6 +37,8 @@ PROG=bench
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck source=scripts/lib/standin.sh
 . "$REPO/scripts/lib/standin.sh"
+# shellcheck source=scripts/lib/ports.sh
+. "$REPO/scripts/lib/ports.sh"
 BENCH_DIR=$REPO/tests/bench
 STACK_SH=$REPO/scripts/stack.sh
 
@@ -562,12 +564,7 @@ phase_ceiling() {
 # HTTPS (stack.sh) minus HTTP = the TLS cost.
 start_http_nginx() {
     local conf=$DIR/nginx-http.conf
-    local i
-    for ((i = 0; i < 100; i++)); do
-        # below the ephemeral range (32768-60999), as stack.sh picks its ports
-        HTTP_PORT=$((20000 + (RANDOM * 32768 + RANDOM) % 12000))
-        [[ -z $(ss -Hltn "sport = :$HTTP_PORT" 2>/dev/null) ]] && break
-    done
+    HTTP_PORT=$(free_port) || die "no free TCP port for the plain-HTTP nginx"
     mkdir -p "$DIR/nginx-http"
     sed -e "s|@DIR@|$DIR|g" -e "s|@PORT@|$HTTP_PORT|g" -e "s|@API_SOCK@|$STACK/run/api.sock|g" \
         -e "s|@SNIPPETS_DIR@|$REPO/nginx/snippets|g" -e "s|@USER_DIRECTIVE@|$(if [[ $(id -u) -eq 0 ]]; then echo 'user root;'; fi)|g" \

@@ -57,17 +57,8 @@ done
 STACK=$IMGGEN_STACK_DIR
 CA=$IMGGEN_CACERT
 
-free_port() {
-    local p
-    for _ in $(seq 100); do
-        p=$((20000 + RANDOM % 20000))
-        ss -Htln "sport = :$p" 2>/dev/null | grep -q . || {
-            echo "$p"
-            return 0
-        }
-    done
-    return 1
-}
+# shellcheck source=scripts/lib/ports.sh
+. "$REPO/scripts/lib/ports.sh"
 
 # ---------------------------------------------------------------------------------------------------
 # render and start the production site
@@ -75,21 +66,26 @@ free_port() {
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/imggen-tls.XXXXXX")
 chmod 0755 "$WORK"
 mkdir -p "$WORK/temp" "$WORK/log"
-PORT=$(free_port) || exit 1
-HTTP_PORT=$(free_port) || exit 1
 SITE=$WORK/site.conf
-sed -e "s|listen 443 ssl http2;|listen 127.0.0.1:${PORT} ssl http2;|" \
-    -e "/listen \[::\]:443 ssl http2;/d" \
-    -e "s|listen 80;|listen 127.0.0.1:${HTTP_PORT};|" \
-    -e "/listen \[::\]:80;/d" \
-    -e "s|/etc/letsencrypt/live/imggen.example.com/fullchain.pem|${STACK}/tls/cert.pem|" \
-    -e "s|/etc/letsencrypt/live/imggen.example.com/privkey.pem|${STACK}/tls/key.pem|" \
-    -e "s|/var/log/nginx/imggen.access.log|${WORK}/log/access.log|" \
-    -e "s|/var/log/nginx/imggen.error.log|${WORK}/log/error.log|" \
-    -e "s|/etc/nginx/snippets/|${REPO}/nginx/snippets/|g" \
-    -e "s|unix:/run/imggen/api.sock|unix:${STACK}/run/api.sock|" \
-    -e "s|/var/lib/imggen/files/|${STACK}/files/|" \
-    "$REPO/nginx/imggen.conf" >"$SITE"
+
+# render_site: nginx/imggen.conf on ports PORT and HTTP_PORT of 127.0.0.1, with the stack's paths.
+render_site() {
+    sed -e "s|listen 443 ssl http2;|listen 127.0.0.1:${PORT} ssl http2;|" \
+        -e "/listen \[::\]:443 ssl http2;/d" \
+        -e "s|listen 80;|listen 127.0.0.1:${HTTP_PORT};|" \
+        -e "/listen \[::\]:80;/d" \
+        -e "s|/etc/letsencrypt/live/imggen.example.com/fullchain.pem|${STACK}/tls/cert.pem|" \
+        -e "s|/etc/letsencrypt/live/imggen.example.com/privkey.pem|${STACK}/tls/key.pem|" \
+        -e "s|/var/log/nginx/imggen.access.log|${WORK}/log/access.log|" \
+        -e "s|/var/log/nginx/imggen.error.log|${WORK}/log/error.log|" \
+        -e "s|/etc/nginx/snippets/|${REPO}/nginx/snippets/|g" \
+        -e "s|unix:/run/imggen/api.sock|unix:${STACK}/run/api.sock|" \
+        -e "s|/var/lib/imggen/files/|${STACK}/files/|" \
+        "$REPO/nginx/imggen.conf" >"$SITE"
+}
+PORT=$(free_port) || exit 1
+HTTP_PORT=$(free_port "$PORT") || exit 1
+render_site
 # Every path of the shipped file must have been replaced: otherwise this test checks something else.
 if sed 's/#.*//' "$SITE" | grep -nE '/etc/letsencrypt|/run/imggen|/var/lib/imggen|/var/log|/etc/nginx/snippets|listen (80|443)|\[::\]'; then
     bad "render nginx/imggen.conf for a private run (unreplaced paths above: update tls.sh)"
@@ -121,10 +117,25 @@ if ! nginx -t -q -c "$WORK/nginx.conf" -e "$WORK/log/error.log" 2>"$WORK/nginx-t
     exit 1
 fi
 ok "nginx -t accepts nginx/imggen.conf (rendered to ${SITE})"
-nginx -c "$WORK/nginx.conf" -e "$WORK/log/error.log" || {
+# Retried on other ports when a port was taken meanwhile (scripts/lib/ports.sh).
+started=0
+for attempt in 1 2 3 4 5; do
+    if ((attempt > 1)); then
+        PORT=$(free_port) && HTTP_PORT=$(free_port "$PORT") || break
+        render_site
+    fi
+    if nginx -c "$WORK/nginx.conf" -e "$WORK/log/error.log" 2>"$WORK/nginx-start.log"; then
+        started=1
+        break
+    fi
+    grep -q 'Address already in use' "$WORK/nginx-start.log" || break
+    log "attempt ${attempt}: $(tail -n 1 "$WORK/nginx-start.log"); trying other ports"
+done
+if [[ $started -eq 0 ]]; then
+    cat "$WORK/nginx-start.log" >&2
     bad "start nginx with nginx/imggen.conf"
     exit 1
-}
+fi
 for _ in $(seq 50); do [[ -s $WORK/nginx.pid ]] && break; sleep 0.1; done
 NGINX_PID=$(cat "$WORK/nginx.pid")
 PROD=https://localhost:${PORT}
