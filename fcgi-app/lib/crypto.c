@@ -36,26 +36,77 @@ crypto_equal(const void *a, const void *b, size_t len)
 static const char b64url[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
+static int
+b64url_val(char c)
+{
+	if (c >= 'A' && c <= 'Z') return c - 'A';
+	if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+	if (c >= '0' && c <= '9') return c - '0' + 52;
+	if (c == '-') return 62;
+	if (c == '_') return 63;
+	return -1;
+}
+
+size_t
+crypto_b64url_encode(const void *in, size_t len, char *out)
+{
+	const uint8_t	*p = in;
+	size_t		 i, o = 0;
+	uint32_t	 v;
+
+	for (i = 0; i < len; i += 3) {
+		v = (uint32_t)p[i] << 16;
+		if (i + 1 < len)
+			v |= (uint32_t)p[i + 1] << 8;
+		if (i + 2 < len)
+			v |= p[i + 2];
+		out[o++] = b64url[(v >> 18) & 63];
+		out[o++] = b64url[(v >> 12) & 63];
+		if (i + 1 < len)
+			out[o++] = b64url[(v >> 6) & 63];
+		if (i + 2 < len)
+			out[o++] = b64url[v & 63];
+	}
+	out[o] = '\0';
+	return o;
+}
+
+long
+crypto_b64url_decode(const char *in, size_t len, void *out, size_t cap)
+{
+	uint8_t		*p = out;
+	uint32_t	 acc = 0;
+	size_t		 i, o = 0;
+	int		 bits = 0, v;
+
+	if (len % 4 == 1)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if ((v = b64url_val(in[i])) < 0)
+			return -1;
+		acc = (acc << 6) | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (o == cap)
+				return -1;
+			p[o++] = (uint8_t)((acc >> bits) & 0xff);
+		}
+	}
+	if (bits > 0 && (acc & ((1u << bits) - 1)) != 0)
+		return -1;
+	return (long)o;
+}
+
 int
 crypto_new_token(char out[CRYPTO_TOKEN_LEN + 1])
 {
-	uint8_t	 raw[33];
-	size_t	 i, o = 4;
+	uint8_t	 raw[32];
 
-	/* 33 bytes → 44 characters; the 32 bytes of entropy fit in 43. */
-	if (RAND_bytes(raw, 32) != 1)
+	if (RAND_bytes(raw, sizeof(raw)) != 1)
 		return -1;
-	raw[32] = 0;
 	memcpy(out, CRYPTO_TOKEN_PREFIX, 4);
-	for (i = 0; i < 33; i += 3) {
-		uint32_t v = (uint32_t)raw[i] << 16 | (uint32_t)raw[i + 1] << 8 |
-		    raw[i + 2];
-		out[o++] = b64url[(v >> 18) & 63];
-		out[o++] = b64url[(v >> 12) & 63];
-		out[o++] = b64url[(v >> 6) & 63];
-		out[o++] = b64url[v & 63];
-	}
-	out[CRYPTO_TOKEN_LEN] = '\0';
+	(void)crypto_b64url_encode(raw, sizeof(raw), out + 4);
 	OPENSSL_cleanse(raw, sizeof(raw));
 	return 0;
 }
@@ -68,7 +119,7 @@ crypto_token_wellformed(const char *s, size_t len)
 	if (len != CRYPTO_TOKEN_LEN || memcmp(s, CRYPTO_TOKEN_PREFIX, 4) != 0)
 		return 0;
 	for (i = 4; i < len; i++)
-		if (strchr(b64url, s[i]) == NULL || s[i] == '\0')
+		if (b64url_val(s[i]) < 0)
 			return 0;
 	return 1;
 }

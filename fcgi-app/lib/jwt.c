@@ -8,6 +8,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "crypto.h"
+
 int
 jwt_looks_like(const char *t, size_t len)
 {
@@ -20,52 +22,13 @@ jwt_looks_like(const char *t, size_t len)
 	    NULL;
 }
 
-static int
-b64url_val(char c)
-{
-	if (c >= 'A' && c <= 'Z') return c - 'A';
-	if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-	if (c >= '0' && c <= '9') return c - '0' + 52;
-	if (c == '-') return 62;
-	if (c == '_') return 63;
-	return -1;
-}
-
-/* Unpadded base64url (RFC 7515 §2) into out; returns length or -1. */
-static long
-b64url_decode(const char *in, size_t len, unsigned char *out, size_t cap)
-{
-	uint32_t	 acc = 0;
-	size_t		 i, o = 0;
-	int		 bits = 0, v;
-
-	if (len % 4 == 1)
-		return -1;
-	for (i = 0; i < len; i++) {
-		if ((v = b64url_val(in[i])) < 0)
-			return -1;
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (o == cap)
-				return -1;
-			out[o++] = (unsigned char)((acc >> bits) & 0xff);
-		}
-	}
-	/* Leftover bits must be zero: one encoding per value. */
-	if (bits > 0 && (acc & ((1u << bits) - 1)) != 0)
-		return -1;
-	return (long)o;
-}
-
 static struct json_object *
 jwt_part_json(const char *p, size_t len)
 {
 	unsigned char	 raw[JWT_MAX_LEN];
 	long		 n;
 
-	if ((n = b64url_decode(p, len, raw, sizeof(raw) - 1)) < 0)
+	if ((n = crypto_b64url_decode(p, len, raw, sizeof(raw) - 1)) < 0)
 		return NULL;
 	raw[n] = '\0';
 	if (memchr(raw, '\0', (size_t)n) != NULL)
@@ -116,7 +79,7 @@ jwt_verify_hs256(const char *t, size_t len, const char *secret, long long now,
 	if (HMAC(EVP_sha256(), secret, (int)strlen(secret),
 	    (const unsigned char *)t, (size_t)(dot2 - t), mac, &maclen) == NULL)
 		return jwt_fail(err, "cannot compute HMAC");
-	siglen = b64url_decode(dot2 + 1, len - (size_t)(dot2 + 1 - t), sig,
+	siglen = crypto_b64url_decode(dot2 + 1, len - (size_t)(dot2 + 1 - t), sig,
 	    sizeof(sig));
 	if (siglen != (long)maclen || CRYPTO_memcmp(sig, mac, maclen) != 0) {
 		jwt_fail(err, "bad signature");

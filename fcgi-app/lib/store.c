@@ -373,64 +373,26 @@ store_generation_json_by_token(struct db *db, const char *token, size_t len,
 void
 store_cursor_format(const struct store_cursor *c, char out[96])
 {
-	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
-	    "qrstuvwxyz0123456789-_";
-	char		 raw[72];
-	size_t		 n, i, o = 0;
+	char	 raw[72];
+	int	 n;
 
 	/* Opaque to clients: base64url of "v1.<microseconds>.<uuid>". */
-	n = (size_t)snprintf(raw, sizeof(raw), "v1.%lld.%s", c->created_us,
-	    c->id);
-	for (i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t)(unsigned char)raw[i] << 16;
-
-		if (i + 1 < n)
-			v |= (uint32_t)(unsigned char)raw[i + 1] << 8;
-		if (i + 2 < n)
-			v |= (unsigned char)raw[i + 2];
-		out[o++] = b64[(v >> 18) & 63];
-		out[o++] = b64[(v >> 12) & 63];
-		if (i + 1 < n)
-			out[o++] = b64[(v >> 6) & 63];
-		if (i + 2 < n)
-			out[o++] = b64[v & 63];
-	}
-	out[o] = '\0';
-}
-
-static int
-store_b64val(char c)
-{
-	if (c >= 'A' && c <= 'Z') return c - 'A';
-	if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-	if (c >= '0' && c <= '9') return c - '0' + 52;
-	if (c == '-') return 62;
-	if (c == '_') return 63;
-	return -1;
+	n = snprintf(raw, sizeof(raw), "v1.%lld.%s", c->created_us, c->id);
+	if (n < 0 || (size_t)n >= sizeof(raw))
+		n = 0;	/* cannot happen: 19 digits and a UUID fit */
+	(void)crypto_b64url_encode(raw, (size_t)n, out);
 }
 
 int
 store_cursor_parse(const char *text, struct store_cursor *c)
 {
 	char		 raw[80], *dot, *end;
-	size_t		 n = strlen(text), i, o = 0;
-	uint32_t	 acc = 0;
-	int		 bits = 0, v;
+	size_t		 n = strlen(text);
+	long		 o;
 
-	if (n == 0 || n > 96)
+	if (n == 0 || n > 96 ||
+	    (o = crypto_b64url_decode(text, n, raw, sizeof(raw) - 1)) < 0)
 		return -1;
-	for (i = 0; i < n; i++) {
-		if ((v = store_b64val(text[i])) < 0)
-			return -1;
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (o + 1 >= sizeof(raw))
-				return -1;
-			raw[o++] = (char)((acc >> bits) & 0xff);
-		}
-	}
 	raw[o] = '\0';
 	if (strncmp(raw, "v1.", 3) != 0 || (dot = strchr(raw + 3, '.')) == NULL)
 		return -1;
