@@ -14,6 +14,7 @@
 #include <openssl/hmac.h>
 
 #include "apitest.h"
+#include "crypto.h"
 
 TestSuite(jwt, .timeout = API_TEST_TIMEOUT_S);
 
@@ -36,31 +37,6 @@ jwt_secret(void)
 	return v ? v : strdup("");
 }
 
-static void
-b64url(const unsigned char *in, size_t n, char *out, size_t cap)
-{
-	static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu"
-	    "vwxyz0123456789-_";
-	size_t i, o = 0;
-
-	for (i = 0; i < n; i += 3) {
-		unsigned long v = (unsigned long)in[i] << 16;
-
-		if (i + 1 < n)
-			v |= (unsigned long)in[i + 1] << 8;
-		if (i + 2 < n)
-			v |= in[i + 2];
-		cr_assert(o + 5 < cap);
-		out[o++] = a[(v >> 18) & 63];
-		out[o++] = a[(v >> 12) & 63];
-		if (i + 1 < n)
-			out[o++] = a[(v >> 6) & 63];
-		if (i + 2 < n)
-			out[o++] = a[v & 63];
-	}
-	out[o] = '\0';
-}
-
 /* header.payload.signature, signed with KEY (NULL: no signature). */
 static void
 jwt_make(const char *header, const char *payload, const char *key,
@@ -71,14 +47,16 @@ jwt_make(const char *header, const char *payload, const char *key,
 	char h[512], p[1024], s[128] = "";
 	size_t n;
 
-	b64url((const unsigned char *)header, strlen(header), h, sizeof h);
-	b64url((const unsigned char *)payload, strlen(payload), p, sizeof p);
+	cr_assert(CRYPTO_B64URL_LEN(strlen(header)) < sizeof h &&
+	    CRYPTO_B64URL_LEN(strlen(payload)) < sizeof p);
+	crypto_b64url_encode(header, strlen(header), h);
+	crypto_b64url_encode(payload, strlen(payload), p);
 	snprintf(out, cap, "%s.%s", h, p);
 	if (key != NULL) {
 		cr_assert(HMAC(EVP_sha256(), key, (int)strlen(key),
 		    (const unsigned char *)out, strlen(out), mac, &maclen) !=
 		    NULL);
-		b64url(mac, maclen, s, sizeof s);
+		crypto_b64url_encode(mac, maclen, s);
 	}
 	n = strlen(out);
 	snprintf(out + n, cap - n, ".%s", s);

@@ -17,35 +17,11 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "crypto.h"
 #include "jwt.h"
 
 #define SECRET	"fuzz-secret-0123456789abcdef-0123456789"
 #define NOW	1700000000LL
-
-static size_t
-b64url(const uint8_t *in, size_t len, char *out)
-{
-	static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
-	    "qrstuvwxyz0123456789-_";
-	size_t	 i, o = 0;
-	uint32_t v;
-
-	for (i = 0; i < len; i += 3) {
-		v = (uint32_t)in[i] << 16;
-		if (i + 1 < len)
-			v |= (uint32_t)in[i + 1] << 8;
-		if (i + 2 < len)
-			v |= in[i + 2];
-		out[o++] = a[(v >> 18) & 63];
-		out[o++] = a[(v >> 12) & 63];
-		if (i + 1 < len)
-			out[o++] = a[(v >> 6) & 63];
-		if (i + 2 < len)
-			out[o++] = a[v & 63];
-	}
-	out[o] = '\0';
-	return o;
-}
 
 static void
 verify(const char *tok, size_t len, int signed_by_us)
@@ -100,14 +76,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	pll = strlen(pl);
 	if ((tok = malloc((hl + pll + 2) * 4 / 3 + 8 + 64)) == NULL)
 		abort();
-	n = b64url((const uint8_t *)hdr, hl, tok);
+	n = crypto_b64url_encode(hdr, hl, tok);
 	tok[n++] = '.';
-	n += b64url((const uint8_t *)pl, pll, tok + n);
+	n += crypto_b64url_encode(pl, pll, tok + n);
 	if (HMAC(EVP_sha256(), SECRET, (int)strlen(SECRET),
 	    (const unsigned char *)tok, n, mac, &maclen) == NULL)
 		abort();
 	tok[n++] = '.';
-	n += b64url(mac, maclen, tok + n);
+	n += crypto_b64url_encode(mac, maclen, tok + n);
 	verify(tok, n, 1);
 	free(tok);
 	fuzz_in_release(&in);

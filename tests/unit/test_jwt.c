@@ -4,35 +4,12 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "crypto.h"
 #include "jwt.h"
 
 #define SECRET	"0123456789abcdef0123456789abcdef"
 #define NOW	1800000000LL
 #define USER	"6ba5c337-3903-4d8f-9d28-7ba529fc82d6"
-
-static void
-b64url(const unsigned char *in, size_t len, char *out)
-{
-	static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
-	    "qrstuvwxyz0123456789-_";
-	size_t	 i, o = 0;
-
-	for (i = 0; i < len; i += 3) {
-		unsigned v = (unsigned)in[i] << 16;
-
-		if (i + 1 < len)
-			v |= (unsigned)in[i + 1] << 8;
-		if (i + 2 < len)
-			v |= in[i + 2];
-		out[o++] = t[(v >> 18) & 63];
-		out[o++] = t[(v >> 12) & 63];
-		if (i + 1 < len)
-			out[o++] = t[(v >> 6) & 63];
-		if (i + 2 < len)
-			out[o++] = t[v & 63];
-	}
-	out[o] = '\0';
-}
 
 /* header.payload.signature, signed with key. */
 static void
@@ -43,12 +20,12 @@ make(const char *header, const char *payload, const char *key, char *out,
 	unsigned char	 mac[64];
 	unsigned int	 maclen = 0;
 
-	b64url((const unsigned char *)header, strlen(header), h);
-	b64url((const unsigned char *)payload, strlen(payload), p);
+	crypto_b64url_encode(header, strlen(header), h);
+	crypto_b64url_encode(payload, strlen(payload), p);
 	snprintf(out, cap, "%s.%s", h, p);
 	HMAC(EVP_sha256(), key, (int)strlen(key), (const unsigned char *)out,
 	    strlen(out), mac, &maclen);
-	b64url(mac, maclen, sig);
+	crypto_b64url_encode(mac, maclen, sig);
 	snprintf(out + strlen(out), cap - strlen(out), ".%s", sig);
 }
 
