@@ -168,8 +168,8 @@ fs_fail(struct fs_file *f, int errnum)
 	if (f->obj->failed)
 		return;
 	/* A full or failing disk may recover: retry the job later. */
-	ig_err_set(&f->obj->err, IG_ETRANSIENT, NULL, "storage: %s",
-	    strerror(errnum));
+	ig_err_set(&f->obj->err, IG_ETRANSIENT, NULL, "storage: %s: %s",
+	    f->obj->key, strerror(errnum));
 	f->obj->failed = 1;
 	if (f->fd != -1)
 		close(f->fd);

@@ -93,17 +93,28 @@ job_runnable(const struct job *j)
 	return j->state != JOB_DONE;
 }
 
-void
-job_cancel(struct job *j, CURLM *multi)
+/*
+ * Ends a job whose generation is over without it: the objects it named
+ * (stored or not) are deleted first, since no uploads row will ever point
+ * at them.
+ */
+static void
+job_discard_stored(struct job *j)
 {
 	int	 i, named = 0;
 
-	j->abort = 1;			/* stops transfers in flight */
-	job_release_xfers(j, multi);
-	j->abort = 0;			/* the deletes must run */
 	for (i = 0; i < GEN_MAX_IMAGES; i++)
 		named |= j->img[i].key != NULL;
 	j->state = named ? JOB_DISCARDING : JOB_DONE;
+}
+
+void
+job_cancel(struct job *j, CURLM *multi)
+{
+	j->abort = 1;			/* stops transfers in flight */
+	job_release_xfers(j, multi);
+	j->abort = 0;			/* the deletes must run */
+	job_discard_stored(j);
 }
 
 void
@@ -239,10 +250,12 @@ job_step_failing(struct job *j, const struct job_env *env)
 			/* The lease will expire and the rescue requeues it. */
 			log_error(&j->log, "cannot hand the job back: %s",
 			    err.msg);
-	} else if (dead)
+	} else if (dead) {
 		log_error(&j->log, "generation failed (%s): %s", code,
 		    j->err.msg);
-	else
+		job_discard_stored(j);
+		return;
+	} else
 		log_warn(&j->log, "attempt %d failed, retry in %ld ms: %s",
 		    j->q.attempts, delay, j->err.msg);
 	j->state = JOB_DONE;

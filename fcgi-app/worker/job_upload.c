@@ -102,7 +102,10 @@ job_step_uploading_wait(struct job *j, const struct job_env *env)
 	j->state = JOB_RECORDING;
 }
 
-/* Deletes every object this job named (a missing one is fine). */
+/*
+ * Deletes every object this job named (a missing one is fine): its
+ * generation was canceled, or failed for good.
+ */
 void
 job_step_discarding(struct job *j, const struct job_env *env)
 {
@@ -141,7 +144,7 @@ job_step_discard_wait(struct job *j, const struct job_env *env)
 		    j->xfers[i].status, 0, buf_cstr(&j->xfers[i].resp),
 		    j->xfers[i].resp.len, &err) == -1))
 			log_warn(&j->log, "could not delete an image of the "
-			    "canceled generation: %s", err.msg);
+			    "canceled or failed generation: %s", err.msg);
 	job_release_xfers(j, env->multi);
 	j->state = JOB_DONE;
 }

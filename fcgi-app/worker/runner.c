@@ -179,7 +179,7 @@ runner_heartbeat(struct runner *r)
 	struct ig_err		 err = IG_ERR_INIT;
 	int			 i, n = 0;
 
-	/* A job deleting a canceled generation's images holds no lease. */
+	/* A job deleting the images of a canceled or failed generation holds no lease. */
 	for (i = 0; i < (int)r->cfg->worker_concurrency && n < 4096; i++)
 		if (r->used[i] && !job_finished(&r->jobs[i]) &&
 		    r->jobs[i].state != JOB_DISCARDING &&

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <libpq-fe.h>
@@ -341,6 +342,67 @@ Test(cancel, late_cancel_after_upload_leaves_no_orphaned_objects,
 	    "generation_id = $1::uuid", id, NULL), 0, "uploads rows were "
 	    "recorded for a canceled generation");
 	ft_assert_fs_matches_uploads(&u);
+	itest_user_free(&u);
+}
+
+/*
+ * A generation that fails for good after some of its images were stored
+ * leaves none behind: no uploads row will ever point at them.  Image 1's
+ * final path is a directory, so its rename fails (a storage error) while
+ * image 0 is stored; with max_attempts 1 that failure is final.
+ */
+Test(cancel, failed_generation_leaves_no_stored_objects, .fini = ft_fini,
+    .timeout = 120)
+{
+	static const char *const env[] = {
+		"IMGGEN_PROVIDER=local", "IMGGEN_STORAGE=fs",
+		"IMGGEN_WORKER_PROCESSES=1", "IMGGEN_POLL_INTERVAL_MS=200", NULL
+	};
+	struct itest_user u;
+	struct ft_worker w;
+	struct json_object *o;
+	struct gstate s;
+	struct stat st;
+	char id[40], prompt[128], dir[1024], img0[1100], img1[1100], code[64];
+	PGresult *r;
+	int64_t t0;
+
+	itest_require_stack();
+	ft_user(&u, "deadobjects");
+	snprintf(prompt, sizeof prompt, "stored then failed %.8s", u.id);
+	submit(&u, prompt, 2, id);
+	r = itest_pg_query("UPDATE jobs SET max_attempts = 1 WHERE "
+	    "generation_id = $1::uuid AND state = 'queued'", id, NULL);
+	cr_assert_str_eq(PQcmdTuples(r), "1");
+	PQclear(r);
+	snprintf(dir, sizeof dir, "%s/generations/%s/%s",
+	    itest_env("IMGGEN_FS_ROOT"), u.id, id);
+	snprintf(img0, sizeof img0, "%s/0.png", dir);
+	snprintf(img1, sizeof img1, "%s/1.png", dir);
+	ft_sh("mkdir -p '%s'", img1);
+
+	ft_worker_start(&w, "deadobjects", NULL, env);
+	o = itest_wait_terminal(&u, id, 30000);
+	cr_assert_str_eq(itest_json_str(o, "status"), "failed", "%s",
+	    itest_json_text(o));
+	json_object_put(o);
+	gen_state(id, &s);
+	cr_assert_str_eq(s.job_state, "dead");
+	ft_pg_str(code, sizeof code, "SELECT coalesce(error_code, '') FROM "
+	    "image_generations WHERE id = $1::uuid", id, NULL);
+	cr_assert_str_eq(code, "attempts_exhausted");
+	cr_assert(ft_log_count(w.log, "/1.png: Is a directory", NULL) > 0,
+	    "the worker did not meet the failure of image 1 (log %s)", w.log);
+
+	/* The image that was stored is deleted once the failure is final. */
+	t0 = itest_now_ms();
+	while (stat(img0, &st) == 0) {
+		cr_assert(ft_since(t0) < 15000, "%s of the failed generation "
+		    "is still in storage", img0);
+		ft_pause_ms(20);
+	}
+	cr_assert_eq(rmdir(img1), 0, "rmdir %s", img1);
+	cr_assert_eq(ft_assert_fs_matches_uploads(&u), 0);
 	itest_user_free(&u);
 }
 
