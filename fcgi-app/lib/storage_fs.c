@@ -474,18 +474,35 @@ storage_fs_put(const char *root, const char *key, const void *data,
 	return -1;
 }
 
+/*
+ * The directory is fsynced after the unlink: a delete that a crash could
+ * undo would bring an object back that no row points at.
+ */
 int
 storage_fs_delete(const char *root, const char *key, struct ig_err *err)
 {
 	struct buf	 path = BUF_INIT(4096);
-	int		 rc = 0;
+	char		*slash;
+	int		 rc = 0, dfd;
 
 	buf_addf(&path, "%s/%s", root, key);
 	if (!buf_ok(&path))
-		rc = ig_err_set(err, IG_ENOMEM, NULL, "out of memory");
-	else if (unlink(path.data) == -1 && errno != ENOENT)
-		rc = ig_err_set(err, IG_ETRANSIENT, NULL, "storage: %s",
-		    strerror(errno));
+		return ig_err_set(err, IG_ENOMEM, NULL, "out of memory");
+	if (unlink(path.data) == -1) {
+		if (errno != ENOENT)
+			rc = ig_err_set(err, IG_ETRANSIENT, NULL,
+			    "storage: %s: %s", key, strerror(errno));
+		buf_free(&path);
+		return rc;
+	}
+	if ((slash = strrchr(path.data, '/')) != NULL)
+		*slash = '\0';
+	if ((dfd = open(path.data, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	    fsync(dfd) == -1)
+		rc = ig_err_set(err, IG_ETRANSIENT, NULL, "storage: %s: "
+		    "directory: %s", key, strerror(errno));
+	if (dfd != -1)
+		close(dfd);
 	buf_free(&path);
 	return rc;
 }

@@ -242,3 +242,25 @@ Test(storage_fs, put_batch_checks_backend_and_keys)
 	cr_assert(!storage_batched(st));
 	storage_free(st);
 }
+
+Test(storage_fs, delete_removes_the_file_and_tolerates_a_missing_one)
+{
+	struct ig_err	 err = IG_ERR_INIT;
+	char		 path[256];
+	struct stat	 st;
+
+	cr_assert_eq(storage_fs_put(fs_root, "g/u/x/0.png", "abc", 3, &err), 0,
+	    "%s", err.msg);
+	cr_assert_eq(storage_fs_delete(fs_root, "g/u/x/0.png", &err), 0, "%s",
+	    err.msg);
+	snprintf(path, sizeof(path), "%s/g/u/x/0.png", fs_root);
+	cr_assert_eq(stat(path, &st), -1);
+	/* Deleting twice (a retried discard) is not an error. */
+	cr_assert_eq(storage_fs_delete(fs_root, "g/u/x/0.png", &err), 0, "%s",
+	    err.msg);
+	/* A name that cannot be unlinked is, and says which. */
+	snprintf(path, sizeof(path), "%s/g/u/x/1.png", fs_root);
+	cr_assert_eq(mkdir(path, 0755), 0);
+	cr_assert_eq(storage_fs_delete(fs_root, "g/u/x/1.png", &err), -1);
+	cr_assert(strstr(err.msg, "g/u/x/1.png") != NULL, "%s", err.msg);
+}
