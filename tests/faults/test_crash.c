@@ -141,16 +141,33 @@ phase_segment(const char *phase, double p, char logs[][512], int *nlogs)
 	return kills;
 }
 
-/* Kills one random live child; returns whether there was one. */
+/*
+ * Kills one random live child not killed before (KILLED holds the SENT
+ * pids so far: one just killed may not be a zombie yet, and a second
+ * kill of it would be counted without ever being logged); returns
+ * whether there was one.
+ */
 static bool
-kill_random_child(const struct ft_worker *w)
+kill_random_child(const struct ft_worker *w, pid_t *killed, long sent)
 {
-	pid_t kids[FT_MAX_CHILDREN];
-	int n = ft_worker_children(w, kids, FT_MAX_CHILDREN);
+	pid_t kids[FT_MAX_CHILDREN], pick;
+	int n = ft_worker_children(w, kids, FT_MAX_CHILDREN), live = 0;
 
-	if (n == 0)
+	for (int i = 0; i < n; i++) {
+		bool again = false;
+
+		for (long k = 0; k < sent && !again; k++)
+			again = killed[k] == kids[i];
+		if (!again)
+			kids[live++] = kids[i];
+	}
+	if (live == 0)
 		return false;
-	return kill(kids[ft_rand((unsigned)n)], SIGKILL) == 0;
+	pick = kids[ft_rand((unsigned)live)];
+	if (kill(pick, SIGKILL) != 0)
+		return false;
+	killed[sent] = pick;
+	return true;
 }
 
 /* Segment 5: random external SIGKILLs only. */
@@ -161,6 +178,7 @@ external_segment(char logs[][512], int *nlogs)
 	const char *env[16];
 	int64_t t0 = itest_now_ms();
 	long sent = 0, seen;
+	pid_t killed[FT_EXTERNAL_KILLS];
 
 	crash_env(env, "IMGGEN_FAILPOINTS=");
 	ft_worker_start(&w, "crash-external", NULL, env);
@@ -169,7 +187,7 @@ external_segment(char logs[][512], int *nlogs)
 		cr_assert(ft_since(t0) < FT_SEGMENT_MS, "segment external: "
 		    "only %ld kill(s) in %ld ms: no children to kill", sent,
 		    FT_SEGMENT_MS);
-		if (kill_random_child(&w)) {
+		if (kill_random_child(&w, killed, sent)) {
 			sent++;
 			ft_pause_ms(150 + (long)ft_rand(300));
 		} else
@@ -196,6 +214,7 @@ chaos_segment(const struct itest_user *u, int first, int last,
 	const char *env[16];
 	int64_t t0 = itest_now_ms(), next_kill;
 	long sent = 0, kills = 0;
+	pid_t killed[256];
 	int i = first;
 
 	crash_env(env, "IMGGEN_FAILPOINTS=after_claim=kill:0.03,"
@@ -213,7 +232,7 @@ chaos_segment(const struct itest_user *u, int first, int last,
 		else
 			ft_pause_ms(20);
 		if (itest_now_ms() >= next_kill) {
-			if (kill_random_child(&w))
+			if (sent < 256 && kill_random_child(&w, killed, sent))
 				sent++;
 			next_kill = itest_now_ms() + 500 + ft_rand(1000);
 		}

@@ -246,7 +246,11 @@ Test(cancel, running_generation_is_abandoned_and_its_call_aborted,
 	    "answered %s", itest_json_text(o));
 	json_object_put(o);
 
-	/* Within a few seconds: job dropped, provider connection closed. */
+	/*
+	 * Job dropped, provider connection closed: at once on the
+	 * notification (the time is printed), at the latest at the next
+	 * heartbeat; 15 s leaves room for a loaded machine.
+	 */
 	for (;;) {
 		bool open = false;
 
@@ -259,12 +263,12 @@ Test(cancel, running_generation_is_abandoned_and_its_call_aborted,
 			abort_ms = ft_since(t0);
 			break;
 		}
-		cr_assert(ft_since(t0) < 5000, "5 s after the cancel: job row "
+		cr_assert(ft_since(t0) < 15000, "15 s after the cancel: job row "
 		    "%s, provider connection %s", s.job_state[0] ? s.job_state :
 		    "gone", open ? "still open" : "closed");
 		ft_pause_ms(20);
 	}
-	ft_log_wait(w.log, id, "canceled by the client", 1, 5000);
+	ft_log_wait(w.log, id, "canceled by the client", 1, 15000);
 	cr_assert_str_eq(s.status, "canceled");
 
 	/* The worker goes on working; the canceled one stays canceled. */
@@ -291,9 +295,9 @@ Test(cancel, late_cancel_after_upload_leaves_no_orphaned_objects,
 {
 	static const char *const env[] = {
 		"IMGGEN_PROVIDER=local", "IMGGEN_STORAGE=fs",
-		"IMGGEN_WORKER_PROCESSES=1", "IMGGEN_LEASE_SECONDS=5",
+		"IMGGEN_WORKER_PROCESSES=1", "IMGGEN_LEASE_SECONDS=30",
 		"IMGGEN_POLL_INTERVAL_MS=200",
-		"IMGGEN_FAILPOINTS=after_upload=sleep:4000", NULL
+		"IMGGEN_FAILPOINTS=after_upload=sleep:10000", NULL
 	};
 	struct itest_user u;
 	struct ft_worker w;
@@ -330,7 +334,7 @@ Test(cancel, late_cancel_after_upload_leaves_no_orphaned_objects,
 	 */
 	t0 = itest_now_ms();
 	while (stat(path, &st) == 0) {
-		cr_assert(ft_since(t0) < 15000, "the canceled generation's "
+		cr_assert(ft_since(t0) < 30000, "the canceled generation's "
 		    "images are still in storage");
 		ft_pause_ms(20);
 	}
