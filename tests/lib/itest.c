@@ -949,6 +949,14 @@ itest_wait_until(itest_cond_fn fn, void *arg, long timeout_ms,
 {
 	int64_t start = itest_now_ms();
 	long interval = 20;
+	const char *slow = getenv("IMGGEN_VALGRIND_SLOW");
+
+	/*
+	 * Under `make valgrind` the services run many times slower: the
+	 * deadlines grow as stack.sh's start-up deadlines do.
+	 */
+	if (getenv("IMGGEN_VALGRIND") != NULL && *getenv("IMGGEN_VALGRIND"))
+		timeout_ms *= slow != NULL && atol(slow) > 0 ? atol(slow) : 6;
 
 	for (;;) {
 		int64_t left;

@@ -237,7 +237,8 @@ typedef bool (*itest_cond_fn)(void *arg);
 /*
  * Polls FN(ARG) (at growing intervals up to 250 ms) until it returns
  * true; fails the test with "timed out after N ms waiting for WHAT" if
- * TIMEOUT_MS passes first.
+ * TIMEOUT_MS passes first.  Under `make valgrind` (IMGGEN_VALGRIND set)
+ * TIMEOUT_MS is multiplied by IMGGEN_VALGRIND_SLOW (default 6).
  */
 void itest_wait_until(itest_cond_fn fn, void *arg, long timeout_ms,
     const char *what);
