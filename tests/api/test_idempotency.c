@@ -357,13 +357,12 @@ Test(idempotency, a_key_lives_24_hours)
 }
 
 /*
- * DISABLED: documents a deviation (reported, service code not changed).
  * The request that takes a user's last pending slot (or the rest of the
- * daily quota) and a concurrent duplicate with the same key: the duplicate
- * waits on the user row, then finds the limit reached and answers 429
- * instead of replaying the generation its key already made.  Seen in
- * about one run of two.  Enable once store_create_generation() looks the
- * key up again before reporting a limit.
+ * daily quota) and concurrent duplicates with the same key: a duplicate
+ * waits on the user row, then finds the limit reached -- and must still
+ * replay the generation its key made, not answer 429.  It did answer 429
+ * in about one run of two until store_create_generation() learned to look
+ * the key up again before reporting a limit.
  */
 Test(idempotency, duplicates_at_the_last_slot_replay)
 {
