@@ -25,28 +25,8 @@ PROG=test-deb.sh
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$REPO"
 
-PASSED=0
-FAILED=0
-log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
-ok() {
-    PASSED=$((PASSED + 1))
-    printf 'ok   %s\n' "$*"
-}
-fail() {
-    FAILED=$((FAILED + 1))
-    printf 'FAIL %s\n' "$*"
-}
-quiet() { "$@" >/dev/null 2>&1; }
-check() {
-    local what=$1
-    shift
-    if "$@"; then ok "$what"; else fail "$what"; fi
-}
-die() {
-    printf '%s: error: %s\n' "$PROG" "$*" >&2
-    FAILED=$((FAILED + 1))
-    exit 1
-}
+# shellcheck source=scripts/lib/checks.sh
+. "$REPO/scripts/lib/checks.sh"
 
 [[ $(id -u) -eq 0 ]] || die "run as root (apt-get install)"
 if dpkg-query -W -f='${db:Status-Status}' imggen 2>/dev/null | grep -qv '^not-installed$'; then
@@ -193,6 +173,4 @@ check "purge: enablement symlinks gone" test -z "$(find /etc/systemd/system -nam
 check "purge: empty /var/lib/imggen gone" test ! -e /var/lib/imggen
 check "purge: the imggen user stays" quiet id -u imggen
 
-echo
-echo "test-deb: ${PASSED} passed, ${FAILED} failed"
-[[ $FAILED -eq 0 ]]
+checks_summary test-deb

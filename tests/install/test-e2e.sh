@@ -38,28 +38,8 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=${IMGGEN_E2E_BUILD:-build/install-e2e}
 cd "$REPO"
 
-PASSED=0
-FAILED=0
-log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
-ok() {
-    PASSED=$((PASSED + 1))
-    printf 'ok   %s\n' "$*"
-}
-fail() {
-    FAILED=$((FAILED + 1))
-    printf 'FAIL %s\n' "$*"
-}
-quiet() { "$@" >/dev/null 2>&1; }
-check() {
-    local what=$1
-    shift
-    if "$@"; then ok "$what"; else fail "$what"; fi
-}
-die() {
-    printf '%s: error: %s\n' "$PROG" "$*" >&2
-    FAILED=$((FAILED + 1))
-    exit 1
-}
+# shellcheck source=scripts/lib/checks.sh
+. "$REPO/scripts/lib/checks.sh"
 
 [[ $(id -u) -eq 0 ]] || die "run as root (it creates the imggen user, runs PostgreSQL as postgres and nginx as www-data)"
 for c in nginx openssl curl jq python3 runuser setpriv; do
@@ -515,6 +495,4 @@ check "responders: stopped with exit 0, socket removed" \
 check "each responder logged 'responder stopping'" \
     test "$(grep -c '"msg":"responder stopping"' "$LOGS/api.log")" -ge "$RESPONDERS"
 
-echo
-echo "test-e2e: ${PASSED} passed, ${FAILED} failed"
-[[ $FAILED -eq 0 ]]
+checks_summary test-e2e

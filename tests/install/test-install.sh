@@ -21,23 +21,8 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=${IMGGEN_INSTALL_BUILD:-build/install-test}
 cd "$REPO"
 
-PASSED=0
-FAILED=0
-log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
-ok() {
-    PASSED=$((PASSED + 1))
-    printf 'ok   %s\n' "$*"
-}
-fail() {
-    FAILED=$((FAILED + 1))
-    printf 'FAIL %s\n' "$*"
-}
-quiet() { "$@" >/dev/null 2>&1; }
-check() { # check DESCRIPTION COMMAND...
-    local what=$1
-    shift
-    if "$@"; then ok "$what"; else fail "$what"; fi
-}
+# shellcheck source=scripts/lib/checks.sh
+. "$REPO/scripts/lib/checks.sh"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/imggen-install.XXXXXX")
 cleanup() {
@@ -217,6 +202,4 @@ mk all >/dev/null 2>&1
 sqldir=$(env -i IMGGEN_CONFIG=/dev/null "$BUILD/imggen-admin" --check-config | sed -n 's/^IMGGEN_SQL_DIR=//p')
 check "a plain make afterwards rebuilds for /usr/local again (${sqldir})" test "$sqldir" = /usr/local/share/imggen/sql
 
-echo
-echo "test-install: ${PASSED} passed, ${FAILED} failed"
-[[ $FAILED -eq 0 ]]
+checks_summary test-install

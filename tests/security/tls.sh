@@ -15,26 +15,11 @@ set -uo pipefail
 
 PROG=tls.sh
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-PASS=0
-FAIL=0
+# shellcheck source=scripts/lib/checks.sh
+. "$REPO/scripts/lib/checks.sh"
 WORK=""
 NGINX_PID=""
 SSERVER_PID=""
-
-log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
-ok() {
-    PASS=$((PASS + 1))
-    printf 'ok   %s\n' "$*"
-}
-bad() {
-    FAIL=$((FAIL + 1))
-    printf 'FAIL %s\n' "$*"
-}
-check() { # check DESCRIPTION COMMAND...
-    local what=$1
-    shift
-    if "$@"; then ok "$what"; else bad "$what"; fi
-}
 
 cleanup() {
     [[ -n $SSERVER_PID ]] && kill "$SSERVER_PID" 2>/dev/null
@@ -43,8 +28,8 @@ cleanup() {
         for _ in $(seq 50); do kill -0 "$NGINX_PID" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$NGINX_PID" 2>/dev/null
     fi
-    [[ -n $WORK && $FAIL -eq 0 ]] && rm -rf "$WORK"
-    [[ -n $WORK && $FAIL -ne 0 ]] && log "kept ${WORK} for inspection"
+    [[ -n $WORK && $FAILED -eq 0 ]] && rm -rf "$WORK"
+    [[ -n $WORK && $FAILED -ne 0 ]] && log "kept ${WORK} for inspection"
 }
 trap cleanup EXIT
 
@@ -88,7 +73,7 @@ HTTP_PORT=$(free_port "$PORT") || exit 1
 render_site
 # Every path of the shipped file must have been replaced: otherwise this test checks something else.
 if sed 's/#.*//' "$SITE" | grep -nE '/etc/letsencrypt|/run/imggen|/var/lib/imggen|/var/log|/etc/nginx/snippets|listen (80|443)|\[::\]'; then
-    bad "render nginx/imggen.conf for a private run (unreplaced paths above: update tls.sh)"
+    fail "render nginx/imggen.conf for a private run (unreplaced paths above: update tls.sh)"
     exit 1
 fi
 USER_LINE=""
@@ -113,7 +98,7 @@ http {
 EOF
 if ! nginx -t -q -c "$WORK/nginx.conf" -e "$WORK/log/error.log" 2>"$WORK/nginx-t.log"; then
     cat "$WORK/nginx-t.log" >&2
-    bad "nginx -t accepts nginx/imggen.conf"
+    fail "nginx -t accepts nginx/imggen.conf"
     exit 1
 fi
 ok "nginx -t accepts nginx/imggen.conf (rendered to ${SITE})"
@@ -133,7 +118,7 @@ for attempt in 1 2 3 4 5; do
 done
 if [[ $started -eq 0 ]]; then
     cat "$WORK/nginx-start.log" >&2
-    bad "start nginx with nginx/imggen.conf"
+    fail "start nginx with nginx/imggen.conf"
     exit 1
 fi
 for _ in $(seq 50); do [[ -s $WORK/nginx.pid ]] && break; sleep 0.1; done
@@ -180,7 +165,7 @@ for hp in "127.0.0.1:${PORT}" "127.0.0.1:${IMGGEN_URL##*:}"; do
     if grep -qE 'Cipher *: *ECDHE-(ECDSA|RSA)-(AES(128|256)-GCM-SHA(256|384)|CHACHA20-POLY1305)$' "$WORK/s_client.log"; then
         ok "${what}: TLS 1.2 negotiates forward-secret AEAD ($(grep -m1 -oE 'Cipher *: *\S+' "$WORK/s_client.log"))"
     else
-        bad "${what}: TLS 1.2 cipher: $(grep -m1 -E 'Cipher' "$WORK/s_client.log")"
+        fail "${what}: TLS 1.2 cipher: $(grep -m1 -E 'Cipher' "$WORK/s_client.log")"
     fi
     check "${what}: TLS 1.3 accepted" handshake "$hp" -tls1_3
     for c in ECDHE-ECDSA-AES128-SHA AES128-GCM-SHA256 AES256-SHA256 ECDHE-ECDSA-AES256-SHA384 DES-CBC3-SHA; do
@@ -216,14 +201,14 @@ headers_ok() { # headers_ok WHAT WANT_HSTS
     if grep -qiE '^Server: .*[0-9]' "$WORK/h"; then missing+=" (Server header shows a version)"; fi
     h=$(grep -i '^content-type:' "$WORK/h" | tr -d '\r')
     [[ $h == *application/json* ]] || missing+=" (Content-Type: ${h:-none})"
-    if [[ -z $missing ]]; then ok "${what}: security headers present, JSON"; else bad "${what}: missing${missing}"; fi
+    if [[ -z $missing ]]; then ok "${what}: security headers present, JSON"; else fail "${what}: missing${missing}"; fi
 }
 
 TOKEN=""
 EMAIL="tls-$$-${RANDOM}@example.com"
 "$IMGGEN_ADMIN" user create "$EMAIL" >/dev/null 2>&1
 TOKEN=$("$IMGGEN_ADMIN" token create "$EMAIL" 2>/dev/null | grep -oE 'igt_[A-Za-z0-9_-]{43}' | head -n 1)
-[[ -n $TOKEN ]] && ok "a token for the checks" || bad "create a token with imggen-admin"
+[[ -n $TOKEN ]] && ok "a token for the checks" || fail "create a token with imggen-admin"
 
 for base in "$PROD" "$IMGGEN_URL"; do
     hsts=1
@@ -233,15 +218,15 @@ for base in "$PROD" "$IMGGEN_URL"; do
         what="development stack"
     }
     st=$(fetch "$base/api/generate/health")
-    [[ $st == 200 ]] && headers_ok "${what}: API 200 (health)" $hsts || bad "${what}: health answered ${st}"
+    [[ $st == 200 ]] && headers_ok "${what}: API 200 (health)" $hsts || fail "${what}: health answered ${st}"
     st=$(fetch "$base/api/generate/queue" -H "Authorization: Bearer ${TOKEN}")
-    [[ $st == 200 ]] && headers_ok "${what}: API 200 (list)" $hsts || bad "${what}: list answered ${st}"
+    [[ $st == 200 ]] && headers_ok "${what}: API 200 (list)" $hsts || fail "${what}: list answered ${st}"
     st=$(fetch "$base/api/generate/queue/00000000-0000-4000-8000-000000000000" -H "Authorization: Bearer ${TOKEN}")
-    [[ $st == 404 ]] && headers_ok "${what}: API 404" $hsts || bad "${what}: missing generation answered ${st}"
+    [[ $st == 404 ]] && headers_ok "${what}: API 404" $hsts || fail "${what}: missing generation answered ${st}"
     st=$(fetch "$base/api/generate/queue" -H "Authorization: Bearer igt_${RANDOM}")
-    [[ $st == 401 ]] && headers_ok "${what}: API 401" $hsts || bad "${what}: bad token answered ${st}"
+    [[ $st == 401 ]] && headers_ok "${what}: API 401" $hsts || fail "${what}: bad token answered ${st}"
     st=$(fetch "$base/nothing-here")
-    [[ $st == 404 ]] && headers_ok "${what}: nginx error 404" $hsts || bad "${what}: /nothing-here answered ${st}"
+    [[ $st == 404 ]] && headers_ok "${what}: nginx error 404" $hsts || fail "${what}: /nothing-here answered ${st}"
 done
 
 # ---------------------------------------------------------------------------------------------------
@@ -265,13 +250,13 @@ done
 head -c 70000 /dev/zero | tr '\0' ' ' >"$WORK/bigbody"
 st=$(fetch "$PROD/api/generate/text-to-image" -X POST -H "Authorization: Bearer ${TOKEN}" \
     -H 'Content-Type: application/json' --data-binary "@$WORK/bigbody")
-if [[ $st == 413 ]] && json_body; then headers_ok "a 70 KB body: nginx error 413" 1; else bad "a 70 KB body answered ${st}"; fi
+if [[ $st == 413 ]] && json_body; then headers_ok "a 70 KB body: nginx error 413" 1; else fail "a 70 KB body answered ${st}"; fi
 
 # Slow clients: the directives are in the shipped configuration, and a client that stops sending
 # its header is cut off after client_header_timeout.
 conf_all=$(cat "$SITE" "$REPO"/nginx/snippets/*.conf)
 for d in client_header_timeout client_body_timeout send_timeout keepalive_timeout large_client_header_buffers client_max_body_size; do
-    grep -qE "^\s*${d}\s" <<<"$conf_all" && ok "slow clients/limits: ${d} set" || bad "slow clients/limits: ${d} missing"
+    grep -qE "^\s*${d}\s" <<<"$conf_all" && ok "slow clients/limits: ${d} set" || fail "slow clients/limits: ${d} missing"
 done
 hto=$(grep -oE '^\s*client_header_timeout\s+[0-9]+s' <<<"$conf_all" | grep -oE '[0-9]+' | head -n 1)
 # node: when does the server close a connection that sent half a header and then nothing?
@@ -287,7 +272,7 @@ setTimeout(() => { console.log(-1); process.exit(0); }, +process.argv[3] * 1000)
 if ((elapsed >= 0 && elapsed <= hto + 3)); then
     ok "a client that stops sending its header is cut off after ${elapsed}s (client_header_timeout ${hto}s)"
 else
-    bad "a client that stops sending its header held the connection ${elapsed}s (client_header_timeout ${hto}s; -1: still open)"
+    fail "a client that stops sending its header held the connection ${elapsed}s (client_header_timeout ${hto}s; -1: still open)"
 fi
 
 # ---------------------------------------------------------------------------------------------------
@@ -309,7 +294,7 @@ n429=$(grep -c '^429$' <<<"$codes")
 if ((n429 > 0 && n401 >= 25 && n401 + n429 == 60)); then
     ok "60 quick requests with a malformed token: ${n401} x 401, then ${n429} x 429"
 else
-    bad "60 quick requests with a malformed token: $(sort <<<"$codes" | uniq -c | tr '\n' ' ')"
+    fail "60 quick requests with a malformed token: $(sort <<<"$codes" | uniq -c | tr '\n' ' ')"
 fi
 # The zone refills at 5 r/s, so the checks below do not rely on the state the burst above left:
 # each first fills it again with 40 failed authentications in the same curl run as its probes
@@ -321,7 +306,7 @@ st=$(tail -n 1 <<<"$codes")
 if [[ $st == 429 ]] && json_body && has_header Retry-After '[0-9]+'; then
     ok "the limited answer: JSON 429 with Retry-After"
 else
-    bad "the limited answer: ${st}"
+    fail "the limited answer: ${st}"
 fi
 THEN=(--next --cacert "$CA" -w '%{http_code}\n')
 for ((i = 0; i < 20; i++)); do THEN+=(-o /dev/null "$PROD/api/generate/queue?access_token=${TOKEN}"); done
@@ -331,22 +316,20 @@ n429=$(grep -c '^429$' <<<"$codes")
 if ((n429 >= 15)); then
     ok "a token in the query string counts as a failed authentication (${n429} of 20 limited)"
 else
-    bad "a token in the query string while limited: $(sort <<<"$codes" | uniq -c | tr '\n' ' ')"
+    fail "a token in the query string while limited: $(sort <<<"$codes" | uniq -c | tr '\n' ' ')"
 fi
 codes=$(burst 40 "$PROD/api/generate/queue" -H "Authorization: Bearer ${TOKEN}")
 n200=$(grep -c '^200$' <<<"$codes")
 ((n200 == 40)) && ok "meanwhile 40 quick requests with a valid token are all served (200)" ||
-    bad "valid token while limited: $(sort <<<"$codes" | uniq -c | tr '\n' ' ')"
+    fail "valid token while limited: $(sort <<<"$codes" | uniq -c | tr '\n' ' ')"
 codes=$(burst 40 "$PROD/api/generate/health")
 n200=$(grep -c '^200$' <<<"$codes")
 ((n200 == 40)) && ok "meanwhile 40 quick health checks are all served (200)" ||
-    bad "health while limited: $(sort <<<"$codes" | uniq -c | tr '\n' ' ')"
+    fail "health while limited: $(sort <<<"$codes" | uniq -c | tr '\n' ' ')"
 if grep -qF "${TOKEN#igt_}" "$WORK/log/access.log" "$WORK/log/error.log"; then
-    bad "the production logs hold the token sent in a query string"
+    fail "the production logs hold the token sent in a query string"
 else
     ok "the production access log does not hold the token sent in a query string ([redacted])"
 fi
 
-printf '%s: %d passed, %d failed\n' "$PROG" "$PASS" "$FAIL"
-printf '%d passed, %d failed\n' "$PASS" "$FAIL"
-[[ $FAIL -eq 0 ]]
+checks_summary "$PROG"
