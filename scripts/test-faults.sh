@@ -28,30 +28,13 @@ STACK=$REPO/scripts/stack.sh
 S3RVER=$REPO/scripts/s3rver.sh
 # shellcheck source=scripts/lib/standin.sh
 . "$REPO/scripts/lib/standin.sh"
-
-log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
-die() {
-	printf '%s: error: %s\n' "$PROG" "$*" >&2
-	exit 1
-}
+# shellcheck source=scripts/lib/suite.sh
+. "$REPO/scripts/lib/suite.sh"
 
 DIR=""
 STACK_STARTED=0
 STANDIN_PID=""
-TEST_PID=""
 FAILED=0
-
-# A base directory the postgres user can traverse (the cluster is owned by postgres when we are
-# root), short enough for unix socket paths.
-pick_base_dir() {
-	local base=${TMPDIR:-/tmp}
-	base=${base%/}
-	[[ -n $base && -d $base && -w $base && ${#base} -le 60 ]] || base=/tmp
-	if [[ $(id -u) -eq 0 ]] && ! runuser -u postgres -- test -x "$base" 2>/dev/null; then
-		base=/tmp
-	fi
-	printf '%s\n' "$base"
-}
 
 # proc_cmdline_has PID WORD: the live process PID's command line contains WORD.
 proc_cmdline_has() {
@@ -94,22 +77,8 @@ remove_test_netns() {
 }
 
 show_logs() {
-	local f
-	for f in "$DIR"/stack/log/faults-*.log "$DIR"/stack/log/api.log "$DIR"/stack/log/postgres.log \
-		"$DIR"/standin.log "$DIR"/s3rver.log; do
-		[[ -s $f ]] || continue
-		printf '%s: ---- last 25 lines of %s ----\n' "$PROG" "$f" >&2
-		tail -n 25 "$f" >&2
-	done
-}
-
-on_signal() {
-	log "interrupted"
-	if [[ -n $TEST_PID ]]; then
-		kill -TERM "$TEST_PID" 2>/dev/null || true
-		wait "$TEST_PID" 2>/dev/null || true
-	fi
-	exit 130
+	suite_tails 25 "$DIR"/stack/log/faults-*.log "$DIR"/stack/log/api.log "$DIR"/stack/log/postgres.log \
+		"$DIR"/standin.log "$DIR"/s3rver.log
 }
 
 cleanup() {
@@ -188,8 +157,8 @@ main() {
 	command -v node >/dev/null || die "node is required for the provider stand-in and s3rver"
 
 	trap cleanup EXIT
-	trap on_signal INT TERM
-	DIR=$(mktemp -d "$(pick_base_dir)/imggen-ft.XXXXXX")
+	trap suite_on_signal INT TERM
+	DIR=$(mktemp -d "$(suite_base_dir)/imggen-ft.XXXXXX")
 	chmod 0755 "$DIR"
 	mkdir -p "$DIR/stack"
 	chmod 0755 "$DIR/stack"

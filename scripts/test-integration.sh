@@ -24,44 +24,17 @@ set -euo pipefail
 PROG=test-integration.sh
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STACK=$REPO/scripts/stack.sh
-
-log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
-die() {
-    printf '%s: error: %s\n' "$PROG" "$*" >&2
-    exit 1
-}
+# shellcheck source=scripts/lib/suite.sh
+. "$REPO/scripts/lib/suite.sh"
 
 STACK_DIR=""
 STACK_STARTED=0
-TEST_PID=""
 FAILED=0
-
-# A base directory the postgres user can traverse when we are root (initdb refuses root, so the
-# cluster is owned by postgres), short enough for unix socket paths.
-pick_base_dir() {
-    local base=${TMPDIR:-/tmp}
-    base=${base%/}
-    [[ -n $base ]] || base=/tmp
-    if [[ ! -d $base || ! -w $base ]]; then
-        log "TMPDIR=${base} is not a writable directory; using /tmp"
-        base=/tmp
-    elif [[ $(id -u) -eq 0 ]] && ! runuser -u postgres -- test -x "$base" 2>/dev/null; then
-        log "the postgres user cannot reach TMPDIR=${base}; using /tmp"
-        base=/tmp
-    elif ((${#base} > 60)); then
-        log "TMPDIR=${base} is too long for unix socket paths; using /tmp"
-        base=/tmp
-    fi
-    printf '%s\n' "$base"
-}
 
 show_logs() {
     local f
     for f in postgres api worker nginx-error migrate; do
-        f=$STACK_DIR/log/$f.log
-        [[ -s $f ]] || continue
-        printf '%s: ---- last 40 lines of %s ----\n' "$PROG" "$f" >&2
-        tail -n 40 "$f" >&2
+        suite_tails 40 "$STACK_DIR/log/$f.log"
     done
 }
 
@@ -77,17 +50,6 @@ vg_traced() {
     esac
     for w in $sel; do [[ $w == "$1" ]] && return 0; done
     return 1
-}
-
-# timeout(1) runs the test in its own process group, out of reach of the terminal's ^C: pass the
-# signal on (timeout forwards it to the test), then clean up.
-on_signal() {
-    log "interrupted"
-    if [[ -n $TEST_PID ]]; then
-        kill -TERM "$TEST_PID" 2>/dev/null || true
-        wait "$TEST_PID" 2>/dev/null || true
-    fi
-    exit 130
 }
 
 cleanup() {
@@ -131,9 +93,9 @@ main() {
     fi
 
     local base
-    base=$(pick_base_dir)
+    base=$(suite_base_dir)
     trap cleanup EXIT
-    trap on_signal INT TERM
+    trap suite_on_signal INT TERM
     STACK_DIR=$(mktemp -d "${base}/imggen-it.XXXXXX")
     chmod 0755 "$STACK_DIR"
 
@@ -178,7 +140,7 @@ main() {
                 "--log-file=$IMGGEN_VALGRIND/${name}.%p.log")
             log "under valgrind (logs: ${IMGGEN_VALGRIND}/${name}.PID.log)"
         fi
-        # in the background + wait, so that a signal is handled at once (see on_signal)
+        # in the background + wait, so that a signal is handled at once (see suite_on_signal)
         timeout --kill-after=10 "$timeout_s" "${vg[@]}" "$t" "${crit_args[@]}" </dev/null &
         TEST_PID=$!
         wait "$TEST_PID" || rc=$?

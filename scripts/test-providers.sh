@@ -16,9 +16,8 @@ STACK=$REPO/scripts/stack.sh
 S3RVER=$REPO/scripts/s3rver.sh
 # shellcheck source=scripts/lib/standin.sh
 . "$REPO/scripts/lib/standin.sh"
-
-log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
-die() { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }
+# shellcheck source=scripts/lib/suite.sh
+. "$REPO/scripts/lib/suite.sh"
 
 DIR=""
 HOOK_PORT=""
@@ -42,11 +41,8 @@ cleanup() {
 		if [[ $FAILED -eq 0 && ${IMGGEN_KEEP_STACK:-0} != 1 ]]; then
 			rm -rf "$DIR"
 		else
-			for f in "$DIR"/stack/log/worker.log "$DIR"/stack/log/api.log "$DIR"/providers.log "$DIR"/webhooks.log "$DIR"/s3rver.log; do
-				[[ -s $f ]] || continue
-				log "---- last 30 lines of $f ----"
-				tail -n 30 "$f" >&2
-			done
+			suite_tails 30 "$DIR"/stack/log/worker.log "$DIR"/stack/log/api.log "$DIR"/providers.log \
+				"$DIR"/webhooks.log "$DIR"/s3rver.log
 			log "directory kept for inspection: $DIR"
 		fi
 	fi
@@ -114,7 +110,7 @@ main() {
 
 	trap cleanup EXIT
 	trap 'exit 130' INT TERM
-	DIR=$(mktemp -d "${TMPDIR:-/tmp}/imggen-pt.XXXXXX")
+	DIR=$(mktemp -d "$(suite_base_dir)/imggen-pt.XXXXXX")
 	chmod 0755 "$DIR"
 	mkdir -p "$DIR/stack"
 	chmod 0755 "$DIR/stack"
