@@ -66,6 +66,20 @@ gen_state(const char *id, struct gstate *s)
 	PQclear(r);
 }
 
+/*
+ * The queued job of generation ID as if enqueued under
+ * IMGGEN_MAX_ATTEMPTS=1 (no worker may run yet): its first failure is final.
+ */
+static void
+single_attempt(const char *id)
+{
+	PGresult *r = itest_pg_query("UPDATE jobs SET max_attempts = 1 WHERE "
+	    "generation_id = $1::uuid AND state = 'queued'", id, NULL);
+
+	cr_assert_str_eq(PQcmdTuples(r), "1");
+	PQclear(r);
+}
+
 struct running_arg {
 	const char	*id;
 	struct gstate	 s;
@@ -368,17 +382,13 @@ Test(cancel, failed_generation_leaves_no_stored_objects, .fini = ft_fini,
 	struct gstate s;
 	struct stat st;
 	char id[40], prompt[128], dir[1024], img0[1100], img1[1100], code[64];
-	PGresult *r;
 	int64_t t0;
 
 	itest_require_stack();
 	ft_user(&u, "deadobjects");
 	snprintf(prompt, sizeof prompt, "stored then failed %.8s", u.id);
 	submit(&u, prompt, 2, id);
-	r = itest_pg_query("UPDATE jobs SET max_attempts = 1 WHERE "
-	    "generation_id = $1::uuid AND state = 'queued'", id, NULL);
-	cr_assert_str_eq(PQcmdTuples(r), "1");
-	PQclear(r);
+	single_attempt(id);
 	snprintf(dir, sizeof dir, "%s/generations/%s/%s",
 	    itest_env("IMGGEN_FS_ROOT"), u.id, id);
 	snprintf(img0, sizeof img0, "%s/0.png", dir);
@@ -751,17 +761,12 @@ Test(admin, requeue_revives_a_dead_job, .fini = ft_fini, .timeout = 120)
 	long long job_id;
 	long st;
 	int rc;
-	PGresult *r;
 
 	itest_require_stack();
 	ft_user(&u, "requeue");
 	snprintf(prompt, sizeof prompt, "[[503once]] requeue %.8s", u.id);
 	submit(&u, prompt, 1, id);
-	/* As if enqueued under IMGGEN_MAX_ATTEMPTS=1 (no worker runs yet). */
-	r = itest_pg_query("UPDATE jobs SET max_attempts = 1 WHERE "
-	    "generation_id = $1::uuid AND state = 'queued'", id, NULL);
-	cr_assert_str_eq(PQcmdTuples(r), "1");
-	PQclear(r);
+	single_attempt(id);
 	gen_state(id, &s);
 	job_id = s.job_id;
 

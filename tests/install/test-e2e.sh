@@ -454,7 +454,9 @@ if command -v wrk >/dev/null; then
         sleep 0.4
     done
     wait_for 60 stopped $((graceful_before + reloads))
-    sleep 1 # load on the last responders too
+    # The last responders under load too: 200 more requests through them.
+    served() { (($(wc -l <"$LOGS/nginx-access.log") >= $1)); }
+    wait_for 20 served $(($(wc -l <"$LOGS/nginx-access.log") + 200))
     kill -INT "$wrk_pid"
     wait "$wrk_pid" || true
     cat "$LOGS/wrk.log"
