@@ -12,6 +12,7 @@ PACKAGES=(
     postgresql nginx-light spawn-fcgi multiwatch
     curl openssl valgrind ca-certificates
     iproute2 # ss(8), used by scripts/stack.sh to find a free port
+    python3  # tests/install/sockact.py, tests/security/tls_handshake.py
     # install and packaging tests (make test-install*, make test-deb), benchmarks
     debhelper dpkg-dev jq wrk mandoc systemd systemd-container
     # libFuzzer harnesses (make fuzz, make fuzz-smoke)
