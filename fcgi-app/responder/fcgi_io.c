@@ -29,8 +29,8 @@
  * socket is non-blocking, so a responder woken for a connection another
  * responder took gets EAGAIN and goes back to waiting instead of
  * sleeping in accept() with its stop signals blocked.  EPOLLEXCLUSIVE
- * keeps one connection from waking every idle responder, as a blocking
- * accept() would not have either.
+ * wakes one idle responder per connection, as the blocking accept() did,
+ * rather than all of them.
  */
 struct fcgi_conn {
 	FCGX_Request	 req;
